@@ -1,0 +1,43 @@
+"""The `smsc` command line: one click group, one module per noun.
+
+Each module in ``COMMAND_MODULES`` exposes ``commands``: a list of click commands or groups that
+are added to the root group. A user error is one line on stderr and a non-zero exit, never a
+traceback: raise ``click.ClickException`` (or ``smsc.cli.common.fail``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+COMMAND_MODULES = (
+    "serve",
+    "config_cmd",
+    "db",
+    "account",
+    "message",
+    "text",
+    "simulate",
+    "modem",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    envvar="SMSC_CONFIG",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (TOML). Also read from $SMSC_CONFIG.",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """smsc: self-hosted SMS center (SMPP server, upstream carriers, GSM modem rack)."""
+    ctx.obj = {"config_path": config_path}
+
+
+for _name in COMMAND_MODULES:
+    for _command in importlib.import_module(f"smsc.cli.{_name}").commands:
+        main.add_command(_command)
