@@ -64,17 +64,16 @@ class EsmeRegistry:
         binding = self._bindings.get(system_id)
         return len(binding.sessions) if binding else 0
 
-    def receivers(self, system_id: str) -> list[Any]:
-        """Sessions of this account that can take deliver_sm (RX or TRX), least busy first."""
-        binding = self._bindings.get(system_id)
-        if binding is None:
-            return []
-        return [s for s in binding.sessions if s.can_receive]
+    def receivers_by_id(self, account_id: int) -> list[Any]:
+        for binding in self._bindings.values():
+            if binding.account.id == account_id:
+                return [s for s in binding.sessions if s.can_receive]
+        return []
+
+    def bindings(self) -> Iterable[AccountBinding]:
+        return [b for b in self._bindings.values() if b.sessions]
 
     def session_counts(self) -> Counter:
         """(system_id, bind_type) -> bound sessions: the bound-sessions gauge, read at scrape time."""
         return Counter((b.account.system_id, s.bind_type) for b in self._bindings.values() for s in b.sessions)
 
-    def all_sessions(self) -> Iterable[Any]:
-        for binding in self._bindings.values():
-            yield from binding.sessions

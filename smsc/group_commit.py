@@ -1,9 +1,10 @@
-"""Group commit: every submit that arrives while a commit is running joins the next one.
+"""Group commit: every item that arrives while a commit is running joins the next one.
 
 A submit_sm_resp may only be written after its row is durable, and an fsync costs the same for
 one row as for a thousand. So the first row of a quiet period waits one reactor turn (so that all
 PDUs of that turn join it), and while a transaction is in flight new rows queue up and are
 committed together as soon as it finishes: batch size grows with load, latency stays one commit.
+Intake uses it for message rows; the receipt path for receipts (any ``txn(conn, items)``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ class GroupCommitter:
         max_batch: int = 1000,
         max_in_flight: int = 1,
         on_batch: Callable[[int], None] | None = None,
+        txn: Callable[[Any, list[Any]], Any] = insert_messages_txn,
+        desc: str = "insert_messages",
+        on_committed: Callable[[], None] | None = None,
     ) -> None:
+        self._on_committed = on_committed
+        self._txn = txn
+        self._desc = desc
         self._run_interaction = run_interaction
         self._clock = clock
         self._max_batch = max_batch
@@ -64,7 +71,7 @@ class GroupCommitter:
             self._in_flight += 1
             if self._on_batch is not None:
                 self._on_batch(len(rows))
-            d = self._run_interaction("insert_messages", insert_messages_txn, rows)
+            d = self._run_interaction(self._desc, self._txn, rows)
             d.addBoth(self._committed, waiters)
 
     def _committed(self, result: Any, waiters: list[Deferred]) -> None:
@@ -74,6 +81,8 @@ class GroupCommitter:
                 waiter.errback(result)
         else:
             for waiter in waiters:
-                waiter.callback(None)
+                waiter.callback(result)
+            if self._on_committed is not None:
+                self._on_committed()
         if self._entries and not self._scheduled:
             self._flush()

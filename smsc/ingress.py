@@ -18,6 +18,7 @@ from protocols.smpp.constants import Status
 from protocols.smpp.errors import SmppError
 from protocols.smpp.times import format_smpp_time
 from smsc.esme import AccountBinding, EsmeRegistry
+from smsc.states import TO_SMPP
 from smsc.group_commit import GroupCommitter
 from smsc.store import messages as store
 from smsc.store.accounts import get_account_txn
@@ -26,12 +27,6 @@ from smsc.submit import IntakeLimits, check_address, message_content, message_ro
 
 log = Logger()
 
-# our states -> SMPP 3.4 message_state (query_sm_resp, receipts)
-SMPP_MESSAGE_STATE = {
-    "QUEUED": 1, "SENDING": 1, "SUBMITTED": 1,  # ENROUTE
-    "DELIVERED": 2, "EXPIRED": 3, "CANCELLED": 4, "UNDELIVERABLE": 5,
-    "REJECTED": 8, "FAILED": 5,
-}
 MAX_DESTINATIONS = 254  # submit_multi number_of_dests is one octet; SMPP 3.4 caps it at 254
 
 
@@ -48,8 +43,10 @@ class Ingress:
         failure_throttle: Any,
         verify_password: Callable[[str, str], Deferred],
         metrics: Any = None,
+        on_receiver_bound: Callable[[], None] = lambda: None,
     ) -> None:
         self._run = run_interaction
+        self._on_receiver_bound = on_receiver_bound
         self._clock = clock
         self.registry = registry
         self._committer = committer
@@ -79,19 +76,22 @@ class Ingress:
             await deferLater(self._clock, delay, lambda: None)
         account = await self._run("get_account", get_account_txn, request.system_id, readonly=True)
         if account is None:
-            self._refuse(peer, request, "unknown system_id", Status.ESME_RINVSYSID)
+            self._refuse(peer, request, "unknown_system_id", Status.ESME_RINVSYSID)
         if not account.enabled:
-            self._refuse(peer, request, "account disabled", Status.ESME_RBINDFAIL)
+            self._refuse(peer, request, "disabled", Status.ESME_RBINDFAIL)
         if not account.ip_allowed(peer):
-            self._refuse(peer, request, "peer address not allowed", Status.ESME_RBINDFAIL)
+            self._refuse(peer, request, "ip_not_allowed", Status.ESME_RBINDFAIL)
         if not await self._verify(request.password, account.password_hash):
-            self._refuse(peer, request, "wrong password", Status.ESME_RINVPASWD)
+            self._refuse(peer, request, "wrong_password", Status.ESME_RINVPASWD)
         self._throttle.record_success(peer)
         binding = self.registry.binding_for(account)
         if len(binding.sessions) >= account.max_binds:
-            self._refuse(peer, request, f"already {account.max_binds} binds", Status.ESME_RALYBND, count_failure=False)
+            self._refuse(peer, request, "too_many_binds", Status.ESME_RALYBND, count_failure=False)
         self.registry.add(binding, session)
+        session.receive_window = min(session.receive_window, account.window)
         log.info("bound {system_id} as {bind_type} from {peer}", system_id=account.system_id, bind_type=request.bind_type, peer=peer)
+        if request.bind_type != "transmitter":
+            self._on_receiver_bound()
         return binding
 
     def _refuse(self, peer: str, request: Any, reason: str, status: int, *, count_failure: bool = True) -> None:
@@ -101,7 +101,7 @@ class Ingress:
             self._metrics.bind_failed(reason)
         # never log the password, only who tried and why
         log.warn("bind refused for {system_id!r} from {peer}: {reason}", system_id=request.system_id, peer=peer, reason=reason)
-        raise SmppError(status, reason)
+        raise SmppError(status, reason.replace("_", " "))
 
     def unbound(self, session: Any) -> None:
         self.registry.remove(session)
@@ -112,7 +112,26 @@ class Ingress:
         handler = self._handlers.get(pdu.command)
         if handler is None:
             raise SmppError(Status.ESME_RINVCMDID, f"{pdu.command} is not handled by this server")
-        return handler(session, pdu)
+        metrics = self._metrics
+        if metrics is None:
+            return handler(session, pdu)
+        try:
+            result = handler(session, pdu)
+        except SmppError as exc:
+            metrics.count_pdu(pdu.command, exc.status)
+            raise
+        return result.addCallbacks(self._answered, self._refused, callbackArgs=(pdu.command, self._clock.seconds()),
+                                   errbackArgs=(pdu.command,))
+
+    def _answered(self, reply: dict, command: str, started: float) -> dict:
+        self._metrics.count_pdu(command, 0)
+        if command == "submit_sm":
+            self._metrics.observe_submit_latency(self._clock.seconds() - started)
+        return reply
+
+    def _refused(self, failure: Any, command: str) -> Any:
+        self._metrics.count_pdu(command, getattr(failure.value, "status", Status.ESME_RSYSERR))
+        return failure
 
     def _submit_sm(self, session: Any, pdu: Any) -> Deferred:
         binding: AccountBinding = session.principal
@@ -171,7 +190,7 @@ class Ingress:
             return {
                 "message_id": pdu.params["message_id"],
                 "final_date": format_smpp_time(row["done_at"]) if row["done_at"] else "",
-                "message_state": SMPP_MESSAGE_STATE[row["state"]],
+                "message_state": TO_SMPP[row["state"]],
                 "error_code": 0,
             }
 

@@ -1,8 +1,8 @@
 """The composition root: build every object from the config and return one MultiService.
 
 Nothing else in smsc touches the global reactor; it is passed in here. Start-up is ordered and
-fails loudly: migrate (if configured), bootstrap accounts, then listen. An error at any step stops
-the process with one clear line instead of a half-running engine.
+fails loudly: migrate (if configured), bootstrap accounts, re-queue what a crash left in
+SENDING, then listen. An error at any step stops the process with one clear line.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
@@ -19,18 +20,26 @@ from protocols.smpp.server import SmppServerFactory
 from protocols.smpp.session import SessionSettings
 from smsc.auth import FailureThrottle, verify_password
 from smsc.config import Config
+from smsc.dispatch import Dispatcher
 from smsc.esme import EsmeRegistry
 from smsc.group_commit import GroupCommitter
+from smsc.inbound import InboundSink
 from smsc.ingress import Ingress
 from smsc.metrics import Metrics, start_metrics_server
+from smsc.outbox import OutboxPusher
 from smsc.store import messages as message_store
 from smsc.store import migrate
 from smsc.store.accounts import ensure_accounts_txn
 from smsc.store.db import Database
+from smsc.store.dlr import expire_early_receipts_txn, rematch_early_receipts_txn
 from smsc.store.ids import IdGenerator
+from smsc.store.outbox import purge_delivered_txn
 from smsc.submit import IntakeLimits
+from smsc.wiring import build_policy, build_router, build_simulators, build_upstreams, mo_routes
 
 log = Logger()
+HOUSEKEEPING_INTERVAL = 10.0
+OUTBOX_KEEP = 7 * 86400.0
 
 
 class DatabaseService(Service):
@@ -48,22 +57,8 @@ class DatabaseService(Service):
         self.db.stop()
 
 
-class BoundedServerFactory(SmppServerFactory):
-    """Refuses connections past ``max_sessions`` (the connection is closed at once)."""
-
-    def __init__(self, *args: Any, max_sessions: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_sessions = max_sessions
-
-    def buildProtocol(self, addr: Any) -> Any:
-        if len(self.sessions) >= self.max_sessions:
-            log.warn("refusing a connection from {addr}: {n} sessions already", addr=addr, n=len(self.sessions))
-            return None
-        return super().buildProtocol(addr)
-
-
 class ListeningService(Service):
-    """Listens on a Twisted endpoint string; ``started`` fires with the port or the error."""
+    """Listens on a Twisted endpoint string when ``listen()`` is called (ordered start-up)."""
 
     def __init__(self, reactor: Any, description: str, factory: Any) -> None:
         self.reactor = reactor
@@ -99,72 +94,108 @@ class Engine(MultiService):
         super().__init__()
         self.config = config
         self.reactor = reactor
-        self.metrics = Metrics()
-        self.db = Database(
-            config.database.url,
-            reactor,
-            pool_size=config.database.pool_size,
-            sqlite_synchronous=config.database.sqlite_synchronous,
-            on_timing=self.metrics.db_interaction,
+        self.metrics = metrics = Metrics()
+        self.db = db = Database(
+            config.database.url, reactor, pool_size=config.database.pool_size,
+            sqlite_synchronous=config.database.sqlite_synchronous, on_timing=metrics.db_interaction,
         )
-        DatabaseService(self.db).setServiceParent(self)
+        DatabaseService(db).setServiceParent(self)
+        run = db.run_interaction
+        dispatch_cfg = config.dispatcher
+
+        # what ESMEs are owed (receipts, MO), pushed when a receiver is bound
         self.registry = EsmeRegistry(reactor)
+        self.pusher = OutboxPusher(run_interaction=run, clock=reactor, registry=self.registry,
+                                   retry_after=dispatch_cfg.outbox_retry, metrics=metrics)
+        self.pusher.setServiceParent(self)
+
+        # receipts and MO from upstreams, and the upstreams themselves (simulated ones first)
+        self.inbound = InboundSink(run_interaction=run, clock=reactor, mo_routes=mo_routes(config),
+                                   on_owed=self.pusher.wake, on_bound=lambda name: self.dispatcher.wake(),
+                                   metrics=metrics)
+        self.simulators = build_simulators(config, reactor)
+        for simulator_service in self.simulators.values():
+            simulator_service.setServiceParent(self)
+        self.upstreams, profiles, overrides = build_upstreams(config, reactor, self.inbound)
+        for upstream in self.upstreams.values():
+            upstream.setServiceParent(self)
+        self.router = build_router(config, self.upstreams)
+        self.dispatcher = Dispatcher(
+            run_interaction=run, clock=reactor, node_id=config.node.id, router=self.router,
+            upstreams=self.upstreams, policy=build_policy(config), profiles=profiles, source_overrides=overrides,
+            no_route=dispatch_cfg.no_route, no_route_delay=dispatch_cfg.no_route_delay,
+            batch=dispatch_cfg.batch, interval=dispatch_cfg.interval, metrics=metrics,
+        )
+        self.dispatcher.setServiceParent(self)
+
+        # intake: the SMPP server, whose submits are group-committed then acknowledged
         self.committer = GroupCommitter(
-            self.db.run_interaction,
-            reactor,
-            max_batch=config.intake.max_batch,
-            max_in_flight=1 if self.db.is_sqlite else 2,
-            on_batch=self.metrics.commit_batch,
+            run, reactor, max_batch=config.intake.max_batch, max_in_flight=1 if db.is_sqlite else 2,
+            on_batch=metrics.commit_batch, on_committed=self.dispatcher.wake,
         )
         server = config.smpp_server
         self.ingress = Ingress(
-            run_interaction=self.db.run_interaction,
-            clock=reactor,
-            registry=self.registry,
-            committer=self.committer,
+            run_interaction=run, clock=reactor, registry=self.registry, committer=self.committer,
             ids=IdGenerator(config.node.id, reactor.seconds),
             limits=IntakeLimits(max_parts=config.intake.max_parts, default_validity=config.intake.default_validity),
             failure_throttle=FailureThrottle(reactor, server.auth_failure_delay, server.auth_failure_max_delay),
             verify_password=lambda password, stored: deferToThreadPool(
                 reactor, reactor.getThreadPool(), verify_password, password, stored
             ),
-            metrics=self.metrics,
+            metrics=metrics, on_receiver_bound=self.pusher.wake,
         )
         settings = SessionSettings(
-            window=server.window,
-            response_timeout=server.response_timeout,
-            enquire_link_interval=server.enquire_link_interval,
-            inactivity_timeout=server.inactivity_timeout,
-            max_pdu_length=server.max_pdu_length,
-            bind_timeout=server.bind_timeout,
+            window=server.window, response_timeout=server.response_timeout,
+            enquire_link_interval=server.enquire_link_interval, inactivity_timeout=server.inactivity_timeout,
+            max_pdu_length=server.max_pdu_length, bind_timeout=server.bind_timeout,
         )
-        self.smpp_factory = BoundedServerFactory(self.ingress, reactor, settings, server.system_id, max_sessions=server.max_sessions)
+        self.smpp_factory = SmppServerFactory(self.ingress, reactor, settings, server.system_id, max_sessions=server.max_sessions)
         self.smpp_listener = ListeningService(reactor, server.listen, self.smpp_factory)
         self.smpp_listener.setServiceParent(self)
-        self.metrics.watch_sessions(self.registry.session_counts)
-        self.metrics.watch_messages(lambda: self.db.run_interaction("count_by_state", message_store.count_by_state_txn, readonly=True))
+
+        metrics.watch_sessions(self.registry.session_counts)
+        metrics.watch_messages(lambda: run("count_by_state", message_store.count_by_state_txn, readonly=True))
+        metrics.watch_upstreams(lambda: [u.stats() for u in self.upstreams.values() if hasattr(u, "stats")])
         self.metrics_port: Any = None
+        self._housekeeping = LoopingCall(self.housekeeping)
+        self._housekeeping.clock = reactor
 
     def start(self) -> Deferred:
         """Ordered start-up; the Deferred fails with the first error."""
         return Deferred.fromCoroutine(self._start())
 
     async def _start(self) -> None:
-        self.startService()
+        self.db.start()
         if self.config.database.upgrade_on_start:
             before, after = await deferToThreadPool(self.reactor, self.reactor.getThreadPool(), migrate.upgrade, self.db.engine)
             log.info("database schema {before} -> {after}", before=before, after=after)
         if self.config.accounts:
-            await self.db.run_interaction(
-                "bootstrap_accounts", ensure_accounts_txn, self.config.accounts, self.reactor.seconds()
-            )
+            await self.db.run_interaction("bootstrap_accounts", ensure_accounts_txn, self.config.accounts, self.reactor.seconds())
+        self.startService()
+        await self.dispatcher.start()
         port = await self.smpp_listener.listen()
         log.info("SMPP server listening on {address}", address=port.getHost())
         if self.config.metrics.enabled:
             self.metrics_port = await start_metrics_server(self.metrics, self.config.metrics.listen, self.reactor)
             log.info("metrics on {address}", address=self.metrics_port.getHost())
+        self._housekeeping.start(HOUSEKEEPING_INTERVAL, now=False)
+
+    def housekeeping(self) -> Deferred:
+        """Receipts that came early and whose key has landed since; old rows purged."""
+        now = self.reactor.seconds()
+
+        def work(conn: Any) -> None:
+            rematch_early_receipts_txn(conn, now)
+            expire_early_receipts_txn(conn, now - self.config.dispatcher.early_receipt_ttl)
+            purge_delivered_txn(conn, now - OUTBOX_KEEP)
+
+        d = self.db.run_interaction("housekeeping", work)
+        d.addCallback(lambda _: self.pusher.wake())
+        return d.addErrback(lambda f: log.failure("housekeeping failed", f))
 
     def stopService(self) -> Deferred | None:
+        if self._housekeeping.running:
+            self._housekeeping.stop()
         if self.metrics_port is not None:
             self.metrics_port.stopListening()
             self.metrics_port = None

@@ -22,8 +22,8 @@ MAX_TON = 6
 TON_ALPHANUMERIC = 5
 # data_coding values whose body is text we can decode (others are binary and relayed as is)
 TEXT_CODINGS = frozenset({0, 1, 3, 8}) | frozenset(range(0xF0, 0xF4))
-# TLVs intake consumes itself; the other standard TLVs and all vendor TLVs are relayed upstream
-CONSUMED_TLVS = frozenset({"message_payload", "sar_msg_ref_num", "sar_total_segments", "sar_segment_seqnum"})
+# message_payload becomes the body; every other TLV (sar_* included) is relayed upstream
+CONSUMED_TLVS = frozenset({"message_payload"})
 SAR_TLVS = ("sar_msg_ref_num", "sar_total_segments", "sar_segment_seqnum")
 ESM_UDHI = 0x40
 ESM_MESSAGE_TYPE = 0x3C  # receipts/acks: only an SMSC may send those
@@ -177,6 +177,9 @@ def message_template(pdu: Pdu, account: Any, now: float, limits: IntakeLimits) -
         "upstream": None,
         "error": None,
         "done_at": None,
+        "claimed_by": None,
+        "parts_sent": 0,
+        "parts_done": 0,
     }
 
 

@@ -91,7 +91,71 @@ messages = sa.Table(
     sa.Column("upstream", sa.String(64), nullable=True),
     sa.Column("error", sa.String(200), nullable=True),
     sa.Column("done_at", sa.Double, nullable=True),
-    sa.Index("ix_messages_due", "state", "next_attempt_at"),
+    # the node whose dispatcher holds it in SENDING: a restarting node re-queues only its own
+    sa.Column("claimed_by", sa.SmallInteger, nullable=True),
+    # parts the upstream accepted / parts with a final receipt (a long message is done when all are)
+    sa.Column("parts_sent", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("parts_done", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Index("ix_messages_due", "state", "priority", "next_attempt_at"),
     sa.Index("ix_messages_account_created", "account_id", "created_at"),
     sa.Index("ix_messages_dest", "dest_addr"),
+)
+
+# The DLR map: one row per part an upstream accepted, keyed as the upstream will name it in its
+# receipt. Modems use remote_id "<mr>:<recipient>" under upstream "<pool>:<imei>"; the MR wraps
+# at 256, so a new submission with the same key replaces the old mapping (newest wins).
+dlr_keys = sa.Table(
+    "dlr_keys",
+    metadata,
+    sa.Column("upstream", sa.String(64), primary_key=True),
+    sa.Column("remote_id", sa.String(80), primary_key=True),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("part", sa.SmallInteger, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index("ix_dlr_keys_message", "message_id"),
+)
+
+# Receipts whose key is not (yet) in dlr_keys: a carrier may send the receipt before (or on
+# another bind than) the submit_sm_resp. They are matched again when the mapping lands.
+early_receipts = sa.Table(
+    "early_receipts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("upstream", sa.String(64), nullable=False),
+    sa.Column("remote_id", sa.String(80), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.Integer, nullable=True),
+    sa.Column("received_at", sa.Double, nullable=False),
+    sa.Index("ix_early_receipts_key", "upstream", "remote_id"),
+)
+
+# What we owe the ESMEs: receipts and MO as deliver_sm, kept until a receiver of the account
+# binds and answers deliver_sm_resp OK (then DELIVERED, purged later).
+PENDING = "PENDING"
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # NULL: an MO that no mo_route matched; kept (and counted) rather than dropped
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # receipt | mo
+    sa.Column("message_id", sa.BigInteger, nullable=True),
+    sa.Column("state", sa.String(10), nullable=False),  # PENDING | DELIVERED
+    sa.Column("source_addr", sa.String(65), nullable=False),
+    sa.Column("source_ton", sa.SmallInteger, nullable=False),
+    sa.Column("source_npi", sa.SmallInteger, nullable=False),
+    sa.Column("dest_addr", sa.String(65), nullable=False),
+    sa.Column("dest_ton", sa.SmallInteger, nullable=False),
+    sa.Column("dest_npi", sa.SmallInteger, nullable=False),
+    sa.Column("esm_class", sa.SmallInteger, nullable=False),
+    sa.Column("data_coding", sa.SmallInteger, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("tlvs", sa.LargeBinary, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Double, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("delivered_at", sa.Double, nullable=True),
+    sa.Index("ix_outbox_pending", "state", "account_id", "next_attempt_at"),
 )

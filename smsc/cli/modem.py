@@ -1,0 +1,3 @@
+"""`smsc` sub-commands: modem (being written)."""
+
+commands: list = []

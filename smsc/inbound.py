@@ -1,0 +1,146 @@
+"""Receipts and MO from upstreams: made durable in batches, then acknowledged.
+
+Implements the ``UpstreamEvents`` the SMPP connectors and the modem adapter call. The Deferred
+each call returns fires after the commit, and only then does the upstream get its
+deliver_sm_resp (or the modem its AT+CMGD): a receipt or an MO is never acknowledged unless
+it is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from protocols.smpp.codec import encode_tlvs
+from smsc.dlr import ReceiptEvent
+from smsc.group_commit import GroupCommitter
+from smsc.store.dlr import apply_receipts_txn
+from smsc.store.outbox import insert_outbox_txn
+from smsc.store.schema import PENDING, accounts
+
+log = Logger()
+
+
+@dataclass(frozen=True, slots=True)
+class MoRoute:
+    """MO to ``account`` when the destination starts with ``prefix`` (and the text with
+    ``keyword``, case-insensitive, when given). First match wins."""
+
+    account: str
+    prefix: str = ""
+    keyword: str = ""
+
+    def matches(self, dest: str, text: str) -> bool:
+        if not dest.lstrip("+").startswith(self.prefix.lstrip("+")):
+            return False
+        return not self.keyword or text.strip().upper().startswith(self.keyword.upper())
+
+
+@dataclass(frozen=True, slots=True)
+class MoEvent:
+    upstream: str
+    source_addr: str
+    source_ton: int
+    source_npi: int
+    dest_addr: str
+    dest_ton: int
+    dest_npi: int
+    esm_class: int
+    data_coding: int
+    body: bytes
+    text: str
+    tlvs: bytes | None = None
+
+
+class InboundSink:
+    def __init__(
+        self,
+        *,
+        run_interaction: Callable[..., Deferred],
+        clock: IReactorTime,
+        mo_routes: tuple[MoRoute, ...] = (),
+        on_owed: Callable[[], None] = lambda: None,
+        on_bound: Callable[[str], None] = lambda name: None,
+        metrics: Any = None,
+    ) -> None:
+        self._clock = clock
+        self._mo_routes = mo_routes
+        self._on_owed = on_owed
+        self._on_bound = on_bound
+        self._metrics = metrics
+        self._receipts = GroupCommitter(run_interaction, clock, txn=self._apply_receipts, desc="apply_receipts")
+        self._mos = GroupCommitter(run_interaction, clock, txn=self._store_mos, desc="store_mo")
+
+    # ------------------------------------------------------------------ UpstreamEvents
+
+    def receipt(self, upstream: str, remote_id: str, state: int, error_code: int | None) -> Deferred:
+        d = self._receipts.add(ReceiptEvent(upstream, remote_id, state, error_code))
+        return d.addCallback(self._owed)
+
+    def mo(self, upstream: str, pdu: Any) -> Deferred:
+        return self.mo_event(mo_from_pdu(upstream, pdu))
+
+    def mo_event(self, event: MoEvent) -> Deferred:
+        return self._mos.add(event).addCallback(self._owed)
+
+    def bound_changed(self, upstream: str) -> None:
+        self._on_bound(upstream)
+
+    # ------------------------------------------------------------------ transactions
+
+    def _owed(self, result: Any) -> None:
+        self._on_owed()
+
+    def _apply_receipts(self, conn: Any, events: list[ReceiptEvent]) -> None:
+        counts = apply_receipts_txn(conn, self._clock.seconds(), events)
+        if self._metrics is not None:
+            self._metrics.receipts_applied(counts)
+
+    def route_mo(self, dest: str, text: str) -> str | None:
+        for route in self._mo_routes:
+            if route.matches(dest, text):
+                return route.account
+        return None
+
+    def _store_mos(self, conn: Any, events: list[MoEvent]) -> None:
+        now = self._clock.seconds()
+        ids = {system_id: account_id for account_id, system_id in conn.execute(sa.select(accounts.c.id, accounts.c.system_id))}
+        rows = []
+        for event in events:
+            system_id = self.route_mo(event.dest_addr, event.text)
+            account_id = ids.get(system_id) if system_id else None
+            if account_id is None:
+                log.warn("MO from {upstream} to {dest} matches no mo_route: kept unrouted", upstream=event.upstream, dest=event.dest_addr)
+            rows.append({
+                "account_id": account_id, "kind": "mo", "message_id": None, "state": PENDING,
+                "source_addr": event.source_addr, "source_ton": event.source_ton, "source_npi": event.source_npi,
+                "dest_addr": event.dest_addr, "dest_ton": event.dest_ton, "dest_npi": event.dest_npi,
+                "esm_class": event.esm_class, "data_coding": event.data_coding, "body": event.body, "tlvs": event.tlvs,
+                "attempts": 0, "next_attempt_at": now, "created_at": now, "delivered_at": None,
+            })
+        insert_outbox_txn(conn, rows)
+        if self._metrics is not None:
+            self._metrics.mo_stored(len(rows), sum(1 for r in rows if r["account_id"] is None))
+
+
+def mo_from_pdu(upstream: str, pdu: Any) -> MoEvent:
+    """An MO deliver_sm/data_sm from a carrier, as we store it (UDH kept: the ESME reassembles)."""
+    from protocols.sms import decode_short_message
+
+    p = pdu.params
+    body = p.get("short_message") or pdu.tlvs.get("message_payload") or b""
+    udh = body[: body[0] + 1] if p.get("esm_class", 0) & 0x40 and body else b""
+    relayed = {k: v for k, v in pdu.tlvs.items() if k != "message_payload"}
+    return MoEvent(
+        upstream=upstream,
+        source_addr=p["source_addr"], source_ton=p["source_addr_ton"], source_npi=p["source_addr_npi"],
+        dest_addr=p["destination_addr"], dest_ton=p["dest_addr_ton"], dest_npi=p["dest_addr_npi"],
+        esm_class=p.get("esm_class", 0) & 0xC3, data_coding=p.get("data_coding", 0), body=body,
+        text=decode_short_message(p.get("data_coding", 0), body[len(udh):], udh),
+        tlvs=encode_tlvs(relayed) if relayed else None,
+    )

@@ -1,0 +1,145 @@
+"""Transaction functions of the receipt path: match receipts to messages, keep early ones.
+
+A receipt is matched by (upstream, remote_id) in dlr_keys. One that finds no key yet is kept
+in early_receipts and matched again when the key lands (record_outcomes) or by the periodic
+sweep; it is never dropped for being early (LESSONS 3). A message is final when every part has
+a final receipt; then the ESME's receipt is written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from smsc.dlr import ReceiptEvent, esme_receipt
+from smsc.states import final_state
+from smsc.store.schema import DELIVERED, FINAL_STATES, dlr_keys, early_receipts, messages, outbox
+
+RECEIPT_COLUMNS = (
+    messages.c.id, messages.c.account_id, messages.c.multi_id, messages.c.state, messages.c.segments,
+    messages.c.parts_done, messages.c.registered_delivery, messages.c.created_at, messages.c.text,
+    messages.c.source_addr, messages.c.source_ton, messages.c.source_npi,
+    messages.c.dest_addr, messages.c.dest_ton, messages.c.dest_npi,
+)
+
+
+def _chunks(items: list, size: int = 400) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEvent]) -> dict[str, int]:
+    """Apply a batch of receipts; returns counters (matched, early, duplicate, final, owed)."""
+    counts = {"matched": 0, "early": 0, "duplicate": 0, "final": 0, "owed": 0}
+    keys = list({(r.upstream, r.remote_id) for r in receipts})
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for chunk in _chunks(keys):
+        query = sa.select(dlr_keys).where(sa.tuple_(dlr_keys.c.upstream, dlr_keys.c.remote_id).in_(chunk))
+        found.update(((r["upstream"], r["remote_id"]), dict(r)) for r in conn.execute(query).mappings())
+    message_ids = list({row["message_id"] for row in found.values()})
+    rows: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(message_ids):
+        for r in conn.execute(sa.select(*RECEIPT_COLUMNS).where(messages.c.id.in_(chunk))).mappings():
+            rows[r["id"]] = dict(r)
+    early: list[dict[str, Any]] = []
+    key_updates: list[dict[str, Any]] = []
+    owed: list[dict[str, Any]] = []
+    finished: dict[int, dict[str, Any]] = {}
+    for receipt in receipts:
+        key = found.get((receipt.upstream, receipt.remote_id))
+        if key is None:
+            early.append({"upstream": receipt.upstream, "remote_id": receipt.remote_id, "state": str(receipt.smpp_state),
+                          "error_code": receipt.error_code, "received_at": now})
+            counts["early"] += 1
+            continue
+        message = rows.get(key["message_id"])
+        if message is None or key["state"] in FINAL_STATES or message["state"] in FINAL_STATES:
+            counts["duplicate"] += 1  # a repeated receipt, or one for a message already final
+            continue
+        counts["matched"] += 1
+        state = final_state(receipt.smpp_state)
+        if state is None:
+            row = esme_receipt(message, None, now, receipt.error_code)
+            if row is not None:
+                owed.append(row)
+            continue
+        key["state"] = state
+        key_updates.append({"k_upstream": key["upstream"], "k_remote_id": key["remote_id"], "k_state": state, "k_now": now})
+        message["parts_done"] += 1
+        message.setdefault("part_states", []).append(state)
+        if message["parts_done"] >= message["segments"]:
+            finished[message["id"]] = message
+    if early:
+        conn.execute(early_receipts.insert(), early)
+    if key_updates:
+        conn.execute(
+            dlr_keys.update()
+            .where(dlr_keys.c.upstream == sa.bindparam("k_upstream"), dlr_keys.c.remote_id == sa.bindparam("k_remote_id"))
+            .values(state=sa.bindparam("k_state"), updated_at=sa.bindparam("k_now")),
+            key_updates,
+        )
+    progressed = [m for m in rows.values() if "part_states" in m and m["id"] not in finished]
+    if progressed:
+        conn.execute(
+            messages.update().where(messages.c.id == sa.bindparam("m_id"))
+            .values(parts_done=sa.bindparam("m_done"), updated_at=now),
+            [{"m_id": m["id"], "m_done": m["parts_done"]} for m in progressed],
+        )
+    if finished:
+        updates = []
+        for message in finished.values():
+            state = _overall_state(conn, message)
+            updates.append({"m_id": message["id"], "m_done": message["parts_done"], "m_state": state})
+            row = esme_receipt(message, state, now)
+            if row is not None:
+                owed.append(row)
+        conn.execute(
+            messages.update().where(messages.c.id == sa.bindparam("m_id"))
+            .values(parts_done=sa.bindparam("m_done"), state=sa.bindparam("m_state"), done_at=now, updated_at=now),
+            updates,
+        )
+        counts["final"] = len(updates)
+    if owed:
+        conn.execute(outbox.insert(), owed)
+        counts["owed"] = len(owed)
+    return counts
+
+
+def _overall_state(conn: sa.Connection, message: dict[str, Any]) -> str:
+    """DELIVERED when every part was; otherwise the first part's failure."""
+    states = message["part_states"]
+    if message["segments"] > 1:
+        states = [r[0] for r in conn.execute(sa.select(dlr_keys.c.state).where(dlr_keys.c.message_id == message["id"]))]
+        states += message["part_states"]  # this batch's updates are not flushed yet
+    failures = [s for s in states if s in FINAL_STATES and s != DELIVERED]
+    return failures[0] if failures else DELIVERED
+
+
+def take_early_receipts_txn(conn: sa.Connection, keys: list[tuple[str, str]] | None = None) -> list[ReceiptEvent]:
+    """Early receipts whose key now exists (all of them, or those for ``keys``), removed from
+    early_receipts: the caller applies them in the same transaction."""
+    join = early_receipts.join(
+        dlr_keys, sa.and_(dlr_keys.c.upstream == early_receipts.c.upstream, dlr_keys.c.remote_id == early_receipts.c.remote_id)
+    )
+    query = sa.select(early_receipts).select_from(join).order_by(early_receipts.c.id)
+    if keys is not None:
+        if not keys:
+            return []
+        query = query.where(sa.tuple_(early_receipts.c.upstream, early_receipts.c.remote_id).in_(keys))
+    found = list(conn.execute(query).mappings())
+    if not found:
+        return []
+    conn.execute(early_receipts.delete().where(early_receipts.c.id.in_([r["id"] for r in found])))
+    return [ReceiptEvent(r["upstream"], r["remote_id"], int(r["state"]), r["error_code"]) for r in found]
+
+
+def rematch_early_receipts_txn(conn: sa.Connection, now: float, keys: list[tuple[str, str]] | None = None) -> dict[str, int]:
+    """Match early receipts against keys that landed since; returns apply counters."""
+    events = take_early_receipts_txn(conn, keys)
+    return apply_receipts_txn(conn, now, events) if events else {"matched": 0}
+
+
+def expire_early_receipts_txn(conn: sa.Connection, older_than: float) -> int:
+    """Receipts whose message never showed up (another system's, or a bug upstream)."""
+    return conn.execute(early_receipts.delete().where(early_receipts.c.received_at < older_than)).rowcount

@@ -1,0 +1,53 @@
+"""Transaction functions of the ESME outbox: receipts and MO waiting for a bound receiver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from smsc.store.schema import PENDING, outbox
+
+DELIVERED = "DELIVERED"
+
+
+def due_outbox_txn(conn: sa.Connection, account_ids: list[int], now: float, limit: int, exclude: list[int]) -> list[dict[str, Any]]:
+    """Pending deliveries for these accounts, oldest first, skipping those already in flight."""
+    if not account_ids:
+        return []
+    query = (
+        sa.select(outbox)
+        .where(outbox.c.state == PENDING, outbox.c.account_id.in_(account_ids), outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.id)
+        .limit(limit + len(exclude))
+    )
+    skip = set(exclude)
+    return [dict(r) for r in conn.execute(query).mappings() if r["id"] not in skip][:limit]
+
+
+def outbox_done_txn(conn: sa.Connection, now: float, delivered: list[int], retry: list[tuple[int, float]]) -> None:
+    """Mark deliveries answered OK as DELIVERED; push failed ones back with their next attempt."""
+    if delivered:
+        conn.execute(outbox.update().where(outbox.c.id.in_(delivered)).values(state=DELIVERED, delivered_at=now))
+    if retry:
+        conn.execute(
+            outbox.update().where(outbox.c.id == sa.bindparam("o_id"))
+            .values(attempts=outbox.c.attempts + 1, next_attempt_at=sa.bindparam("o_at")),
+            [{"o_id": oid, "o_at": at} for oid, at in retry],
+        )
+
+
+def insert_outbox_txn(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    if rows:
+        conn.execute(outbox.insert(), rows)
+    return len(rows)
+
+
+def pending_counts_txn(conn: sa.Connection) -> dict[int, int]:
+    """account_id -> deliveries still owed (CLI `queue stats`)."""
+    query = sa.select(outbox.c.account_id, sa.func.count()).where(outbox.c.state == PENDING).group_by(outbox.c.account_id)
+    return {account_id: count for account_id, count in conn.execute(query)}
+
+
+def purge_delivered_txn(conn: sa.Connection, older_than: float) -> int:
+    return conn.execute(outbox.delete().where(outbox.c.state == DELIVERED, outbox.c.delivered_at < older_than)).rowcount

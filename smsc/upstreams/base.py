@@ -1,0 +1,190 @@
+"""The one upstream contract: ``send(OutboundSms) -> Deferred[Accepted | Retry | Reject]``.
+
+SMPP upstream connectors and the modem pool adapter both implement :class:`Upstream`; the
+dispatcher and the router see nothing else (ARCHITECTURE.md, "One upstream contract").
+
+Shape, and why:
+
+- :class:`OutboundSms` is one segment as it goes on the wire: the dispatcher has already chosen
+  data_coding and split the text (per-upstream text profile), so an upstream only encodes fields.
+  ``text`` is the decoded text when known, for adapters (modems in text mode, logs) that want it.
+  ``extra_tlvs`` is a tuple of ``(tag, value_bytes)`` pairs passed through untouched.
+- ``send()`` **never errbacks**: every failure is an outcome. An upstream reports the raw
+  ``cause`` it saw (an SMPP command_status int, or a pseudo-cause string such as ``"timeout"``,
+  ``"connection_lost"`` or a modem class like ``"cms_temporary"``); the dispatcher hands the
+  outcome to :meth:`smsc.retry.RetryPolicy.decide_outcome`, which makes the final call with the
+  attempt count and per-upstream overrides. ``Retry``/``Reject`` is the upstream's own view, used
+  when it has no cause to report (e.g. "no modem idle" is a ``Retry`` with ``after``).
+- Changes from the issue's sketch: ``Retry`` and ``Reject`` gained ``cause`` (so the retry table
+  can tell a throttle from a timeout); ``Reject.status`` stays, and is the cause when ``cause`` is
+  None. :func:`safe_send` enforces "never errbacks" for the caller, whatever the implementation.
+- ``load()`` is 0..1 (window in use / window, or busy modems / modems); ``capacity()`` is how
+  many more segments it can take right now (free window slots, limited by its rate tokens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeAlias, runtime_checkable
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+log = Logger()
+
+Cause: TypeAlias = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSms:
+    """One segment to submit upstream. ``message_id`` is ours (the row id)."""
+
+    message_id: int
+    segment: int
+    total_segments: int
+    source_addr: str
+    source_ton: int
+    source_npi: int
+    dest_addr: str
+    dest_ton: int
+    dest_npi: int
+    data_coding: int
+    esm_class: int
+    udh: bytes
+    payload: bytes
+    registered_delivery: int
+    priority: int
+    validity_at: datetime | None
+    text: str | None
+    extra_tlvs: tuple[tuple[int, bytes], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Cheap checks that catch a dispatcher bug here rather than as a garbled PDU upstream.
+        if not 1 <= self.total_segments <= 255 or not 1 <= self.segment <= self.total_segments:
+            raise ValueError(
+                f"segment {self.segment} of {self.total_segments} is not a valid position (1..255)"
+            )
+        if not self.dest_addr:
+            raise ValueError("dest_addr is empty")
+        if not isinstance(self.payload, bytes) or not isinstance(self.udh, bytes):
+            raise TypeError("payload and udh must be bytes")
+        for name in ("source_ton", "source_npi", "dest_ton", "dest_npi", "data_coding",
+                     "esm_class", "registered_delivery", "priority"):
+            value = getattr(self, name)
+            if not 0 <= value <= 0xFF:
+                raise ValueError(f"{name}={value!r} does not fit in one octet")
+        if self.validity_at is not None and self.validity_at.tzinfo is None:
+            raise ValueError("validity_at must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The upstream took the segment; ``remote_id`` is its id, the key for receipts."""
+
+    remote_id: str
+
+    def __post_init__(self) -> None:
+        # The DLR map never stores an empty id (CONVENTIONS 12): an upstream that got no id must
+        # say so with Retry/Reject, or synthesise one it can match receipts against.
+        if not isinstance(self.remote_id, str) or not self.remote_id:
+            raise ValueError(f"Accepted needs a non-empty remote_id, got {self.remote_id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Not sent, may be sent again: after ``after`` seconds if given, elsewhere if allowed."""
+
+    reason: str
+    after: float | None = None
+    try_other_upstream: bool = False
+    cause: Cause | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Refused for good by this upstream; ``status`` is the SMPP status to report, if any."""
+
+    reason: str
+    status: int | None = None
+    try_other_upstream: bool = False
+    cause: Cause | None = None
+
+    @property
+    def effective_cause(self) -> Cause | None:
+        return self.cause if self.cause is not None else self.status
+
+
+Outcome: TypeAlias = Accepted | Retry | Reject
+OUTCOME_TYPES = (Accepted, Retry, Reject)
+
+
+@runtime_checkable
+class Upstream(Protocol):
+    """What the dispatcher and router need from an upstream (also an ``IService``)."""
+
+    name: str
+
+    def send(self, sms: OutboundSms) -> defer.Deferred:
+        """Submit one segment. Fires with Accepted | Retry | Reject; never errbacks."""
+
+    def is_usable(self) -> bool:
+        """True when it can take traffic now (bound / a modem ready)."""
+
+    def load(self) -> float:
+        """0.0 (idle) .. 1.0 (full), e.g. window in use / window."""
+
+    def capacity(self) -> int:
+        """How many more segments it can take right now."""
+
+    def startService(self) -> None: ...
+
+    def stopService(self) -> defer.Deferred | None: ...
+
+
+def safe_send(upstream: Upstream, sms: OutboundSms) -> defer.Deferred:
+    """Call ``upstream.send`` and guarantee an Outcome: a raise, an errback, a cancellation or a
+    wrong result type becomes a ``Retry`` (outcome unknown, may go elsewhere), logged once."""
+    name = getattr(upstream, "name", repr(upstream))
+
+    def internal(failure: Failure) -> Retry:
+        if failure.check(defer.CancelledError):
+            return Retry(f"send to {name} cancelled", try_other_upstream=True, cause="cancelled")
+        log.failure("upstream {upstream} failed send() for message {message_id}",
+                    failure, upstream=name, message_id=sms.message_id)
+        return Retry(f"internal error in upstream {name}: {failure.getErrorMessage()}",
+                     try_other_upstream=True, cause="internal_error")
+
+    def check(result: object) -> object:
+        if isinstance(result, OUTCOME_TYPES):
+            return result
+        log.error("upstream {upstream} returned {result!r} instead of an outcome",
+                  upstream=name, result=result)
+        return Retry(f"upstream {name} returned {type(result).__name__}, not an outcome",
+                     try_other_upstream=True, cause="internal_error")
+
+    try:
+        d = upstream.send(sms)
+    except Exception:
+        return defer.succeed(internal(Failure()))
+    if not isinstance(d, defer.Deferred):
+        return defer.succeed(check(d))
+    return d.addCallbacks(check, internal)
+
+
+HealthFn: TypeAlias = Callable[[str], tuple[bool, float] | None]
+
+
+def health_of(upstreams: Mapping[str, Upstream]) -> HealthFn:
+    """The router's ``upstream_health`` callable over live upstreams: name -> (usable, load), or
+    None for a name that is not configured (the router reports it as unknown)."""
+
+    def health(name: str) -> tuple[bool, float] | None:
+        upstream = upstreams.get(name)
+        if upstream is None:
+            return None
+        return upstream.is_usable(), upstream.load()
+
+    return health

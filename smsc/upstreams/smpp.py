@@ -1,0 +1,441 @@
+"""An SMPP carrier behind the upstream contract: several binds, a window, a rate, receipts.
+
+- Binds: one transceiver per ``binds``, or a transmitter + receiver pair per ``binds``; each is a
+  ClientService that only hands out bound sessions (smpp_bind.py), reconnecting with backoff.
+- send(): the bound TX session with the fewest submits in flight takes the segment. Segments
+  wait for a rate token (never fail for want of one) but the upstream never holds more than
+  its free window: what the dispatcher gave it is either in flight or next in line.
+- ESME_RTHROTTLED halves this upstream's rate and lets it recover (AdaptiveRate); nothing is
+  frozen and other upstreams are untouched (LESSONS 8). With no configured throughput the rate
+  starts at what was being sent when the first throttle came, and is lifted once recovered.
+- Receipts and MO go to :class:`UpstreamEvents`; the deliver_sm_resp is written only when the
+  engine's Deferred fires (durable), ESME_RX_T_APPN if it fails so the carrier sends it again.
+  A receipt may come before its submit_sm_resp (other bind): the engine keeps early receipts.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
+from twisted.internet.endpoints import clientFromString
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from protocols.smpp.codec import Pdu
+from protocols.smpp.constants import MessageState, Status, status_name
+from protocols.smpp.errors import SmppError
+from protocols.smpp.receipts import is_delivery_receipt, receipt_from_fields, state_name
+from protocols.smpp.session import SessionSettings
+from smsc.ratelimit import AdaptiveRate
+from smsc.upstreams.base import Accepted, OutboundSms, Outcome, Reject, Retry
+from smsc.upstreams.smpp_bind import SmppBind, UpstreamSession, reconnect_policy
+from smsc.upstreams.smpp_submit import (
+    IdFlavour,
+    SourceOverride,
+    UnsendableError,
+    normalise_id,
+    outcome_for_failure,
+    outcome_for_response,
+    submit_fields,
+)
+
+log = Logger()
+EndpointFactory = Callable[[str], IStreamClientEndpoint]
+
+
+@dataclass(frozen=True)
+class SmppUpstreamSettings:
+    """One [[upstreams]] entry of type smpp. Durations in seconds, throughput in msgs/s."""
+
+    name: str
+    endpoint: str                       # Twisted client endpoint: "tcp:host=...:port=..." / "tls:..."
+    system_id: str
+    password: str = field(repr=False)
+    system_type: str = ""
+    address_range: str = ""
+    bind_mode: Literal["transceiver", "tx_rx"] = "transceiver"
+    binds: int = 1                      # transceivers, or transmitter+receiver pairs
+    window: int = 10                    # per bind
+    throughput: float = 0               # whole upstream; 0 = unlimited
+    burst: int | None = None            # token bucket size; None = one second's worth
+    response_timeout: float = 30
+    enquire_link_interval: float = 30
+    reconnect_initial: float = 1
+    reconnect_max: float = 60
+    source_override: str | None = None
+    source_override_ton: int | None = None
+    source_override_npi: int | None = None
+    id_flavour_submit: IdFlavour = "string"
+    id_flavour_receipt: IdFlavour = "string"
+
+    def __post_init__(self) -> None:
+        if self.bind_mode not in ("transceiver", "tx_rx"):
+            raise ValueError(f"upstream {self.name}: bind_mode must be transceiver or tx_rx")
+        if self.binds < 1 or self.window < 1:
+            raise ValueError(f"upstream {self.name}: binds and window must be >= 1")
+        if not (math.isfinite(self.throughput) and self.throughput >= 0):
+            raise ValueError(f"upstream {self.name}: throughput must be >= 0 msgs/s")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError(f"upstream {self.name}: burst must be >= 1")
+        if not 0 < self.reconnect_initial <= self.reconnect_max:
+            raise ValueError(f"upstream {self.name}: need 0 < reconnect_initial <= reconnect_max")
+        for flavour in (self.id_flavour_submit, self.id_flavour_receipt):
+            if flavour not in ("string", "hex", "dec"):
+                raise ValueError(f"upstream {self.name}: id flavour {flavour!r} is not "
+                                 "string, hex or dec")
+
+
+class UpstreamEvents(typing.Protocol):
+    """What the engine does with what a carrier pushes (implemented by the lead's engine)."""
+
+    def receipt(self, upstream: str, remote_id: str, state: int, error_code: int | None
+                ) -> Deferred:
+        """Fires once the receipt is durable; an errback makes the carrier send it again."""
+
+    def mo(self, upstream: str, pdu: Pdu) -> Deferred:
+        """A deliver_sm/data_sm that is not a receipt; same acknowledgement rule."""
+
+    def bound_changed(self, upstream: str) -> None:
+        """A bind came up or went down: wake the dispatcher."""
+
+
+class _Waiting:
+    __slots__ = ("sms", "deferred")
+
+    def __init__(self, sms: OutboundSms, deferred: Deferred) -> None:
+        self.sms = sms
+        self.deferred = deferred
+
+
+class SmppUpstream(MultiService):
+    """Implements :class:`smsc.upstreams.base.Upstream` for one SMPP carrier."""
+
+    def __init__(self, settings: SmppUpstreamSettings, clock: IReactorTime,
+                 events: UpstreamEvents, client_endpoint_factory: EndpointFactory | None = None,
+                 random: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.name = settings.name
+        self.setName(settings.name)
+        self.clock = clock
+        self.events = events
+        make_endpoint = client_endpoint_factory or (lambda s: clientFromString(clock, s))
+        self._source = (SourceOverride(settings.source_override, settings.source_override_ton,
+                                       settings.source_override_npi)
+                        if settings.source_override is not None else None)
+        session_settings = SessionSettings(
+            window=settings.window, response_timeout=settings.response_timeout,
+            enquire_link_interval=settings.enquire_link_interval,
+            inactivity_timeout=max(120.0, 4 * settings.enquire_link_interval))
+        policy = reconnect_policy(settings.reconnect_initial, settings.reconnect_max, random)
+        types = (["transceiver"] if settings.bind_mode == "transceiver"
+                 else ["transmitter", "receiver"])
+        credentials = (settings.system_id, settings.password, settings.system_type,
+                       settings.address_range)
+        self.binds: list[SmppBind] = []
+        for n in range(settings.binds):
+            for bind_type in types:
+                bind = SmppBind(f"{settings.name}/{bind_type}/{n + 1}", bind_type,
+                                make_endpoint(settings.endpoint), credentials, session_settings,
+                                clock, self, self, policy)
+                bind.service.setServiceParent(self)
+                self.binds.append(bind)
+        self._tx: list[UpstreamSession] = []     # bound sessions that can transmit
+        self._waiting: deque[_Waiting] = deque()
+        self._timer: IDelayedCall | None = None
+        self._rate: AdaptiveRate | None = None
+        self._rate_is_temporary = False
+        if settings.throughput:
+            self._rate = self._make_rate(settings.throughput)
+        self._sent_second = (0, 0, 0)            # (second, count, previous second's count)
+        self._seq = 0
+        self._stopping = False
+        # counters for smsc/metrics.py and `smsc upstream list`
+        self.submits: Counter[str] = Counter()
+        self.receipts: Counter[str] = Counter()
+        self.mo_count = 0
+        self.reconnects = 0
+        self.throttles = 0
+        self.id_flavour_mismatches = 0
+        self.vendor_tlvs_dropped = 0
+        self.events_failed = 0
+
+    def _make_rate(self, rate: float) -> AdaptiveRate:
+        burst = self.settings.burst or max(1, int(rate))
+        return AdaptiveRate(rate, burst, self.clock)
+
+    # ------------------------------------------------------------------ Upstream contract
+
+    def _live(self) -> list[UpstreamSession]:
+        # A session closes (state CLOSED) before it fails its in-flight submits and before
+        # the bind hears of it: whoever reacts to those failures must already see it gone.
+        return [s for s in self._tx if s.can_transmit]
+
+    def is_usable(self) -> bool:
+        return any(s.can_transmit for s in self._tx)
+
+    def window_total(self) -> int:
+        return sum(s.send_window for s in self._live())
+
+    def in_flight(self) -> int:
+        return sum(s.in_flight for s in self._live())
+
+    def load(self) -> float:
+        total = self.window_total()
+        if not total:
+            return 1.0
+        return min(1.0, (self.in_flight() + len(self._waiting)) / total)
+
+    def capacity(self) -> int:
+        return max(0, self.window_total() - self.in_flight() - len(self._waiting))
+
+    def send(self, sms: OutboundSms) -> Deferred:
+        if not self.is_usable():
+            return succeed(Retry(f"upstream {self.name} has no bound transmitter",
+                                 cause="not_bound", try_other_upstream=True))
+        if self.capacity() <= 0:
+            return succeed(Retry(f"upstream {self.name}: window full "
+                                 f"({self.window_total()} in flight or waiting)",
+                                 after=0.1))
+        d: Deferred = Deferred()
+        self._waiting.append(_Waiting(sms, d))
+        self._pump()
+        return d
+
+    # ------------------------------------------------------------------ submitting
+
+    def _pump(self) -> None:
+        """Submit waiting segments while a session has a free slot and the rate allows."""
+        waiting = self._waiting
+        while waiting:
+            session = self._pick()
+            if session is None:
+                return  # a response will free a slot and pump again
+            rate = self._current_rate()
+            if rate is not None and not rate.try_take():
+                if self._timer is None:
+                    delay = max(rate.delay_until_available(), 0.001)
+                    self._timer = self.clock.callLater(delay, self._tick)
+                return
+            item = waiting.popleft()
+            self._submit(session, item.sms, item.deferred)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._pump()
+
+    def _pick(self) -> UpstreamSession | None:
+        best = None
+        for session in self._tx:
+            if session.window_available() and (best is None or
+                                               session.in_flight < best.in_flight):
+                best = session
+        return best
+
+    def _current_rate(self) -> AdaptiveRate | None:
+        rate = self._rate
+        if rate is not None and self._rate_is_temporary and rate.rate >= rate.max_rate:
+            self._rate, self._rate_is_temporary = None, False  # recovered: unlimited again
+            return None
+        return rate
+
+    def _submit(self, session: UpstreamSession, sms: OutboundSms, d: Deferred) -> None:
+        try:
+            fields = submit_fields(sms, self._source)
+        except UnsendableError as exc:
+            self._count("unsendable")
+            d.callback(Reject(f"message {sms.message_id}: {exc}"))
+            return
+        if fields.vendor_tlvs:
+            # SmppClientProtocol.submit cannot carry TLVs the codec has no name for yet.
+            self.vendor_tlvs_dropped += len(fields.vendor_tlvs)
+            log.warn("upstream {upstream}: vendor TLVs {tags} of message {message_id} not sent",
+                     upstream=self.name, message_id=sms.message_id,
+                     tags=[f"0x{t:04X}" for t, _ in fields.vendor_tlvs])
+        self._note_sent()
+        sent = session.submit(fields.params, fields.tlvs or None)
+        sent.addCallbacks(self._answered, self._failed, callbackArgs=(sms,))
+        sent.addBoth(self._finish, d)
+
+    def _answered(self, pdu: Pdu, sms: OutboundSms) -> Outcome:
+        status = pdu.status
+        self._count(status_name(status))
+        if status == Status.ESME_RTHROTTLED:
+            self._throttled()
+        outcome, id_ok = outcome_for_response(status, pdu.params.get("message_id"),
+                                              self.settings.id_flavour_submit)
+        if not id_ok:
+            self.id_flavour_mismatches += 1
+            log.warn("upstream {upstream}: message_id {remote!r} is not {flavour}: kept as sent",
+                     upstream=self.name, remote=pdu.params.get("message_id"),
+                     flavour=self.settings.id_flavour_submit)
+        if outcome is None:
+            # Accepted without an id: re-sending would duplicate it; no receipt can match.
+            self._seq += 1
+            remote = f"noid-{self.name}-{sms.message_id}-{sms.segment}-{self._seq}"
+            log.warn("upstream {upstream} accepted message {message_id} without a message_id",
+                     upstream=self.name, message_id=sms.message_id)
+            return Accepted(remote)
+        return outcome
+
+    def _failed(self, failure: Failure) -> Outcome:
+        outcome = outcome_for_failure(failure, self.settings.response_timeout)
+        self._count(str(outcome.cause) if outcome.cause is not None else "invalid")
+        return outcome
+
+    def _finish(self, outcome: Any, d: Deferred) -> None:
+        if isinstance(outcome, Failure):  # a bug above: still an outcome, never an errback
+            log.failure("upstream {upstream}: mapping a submit result failed", outcome,
+                        upstream=self.name)
+            outcome = Retry(f"internal error in upstream {self.name}", cause="internal_error",
+                            try_other_upstream=True)
+        d.callback(outcome)
+        if self._waiting:
+            self._pump()
+
+    def _count(self, key: str) -> None:
+        self.submits[key] += 1
+
+    def _note_sent(self) -> None:
+        second = int(self.clock.seconds())
+        current, count, previous = self._sent_second
+        if second == current:
+            self._sent_second = (current, count + 1, previous)
+        else:
+            self._sent_second = (second, 1, count if second == current + 1 else 0)
+
+    def _throttled(self) -> None:
+        self.throttles += 1
+        if self._rate is None:
+            _, count, previous = self._sent_second
+            self._rate = self._make_rate(float(max(count, previous, 1)))
+            self._rate_is_temporary = True
+        if self._rate.throttled():
+            log.info("upstream {upstream} throttled: rate now {rate:.1f}/s",
+                     upstream=self.name, rate=self._rate.rate)
+
+    # ------------------------------------------------------------------ binds (BindListener)
+
+    def bind_up(self, bind: SmppBind, session: UpstreamSession) -> None:
+        if bind.binds_ok > 1:
+            self.reconnects += 1
+        if bind.can_transmit:
+            self._tx.append(session)
+        self._notify()
+        if self._waiting:
+            self._pump()
+
+    def bind_down(self, bind: SmppBind, session: UpstreamSession) -> None:
+        if session in self._tx:
+            self._tx.remove(session)
+        if self._waiting and not self.is_usable():
+            waiting, self._waiting = self._waiting, deque()
+            for item in waiting:
+                item.deferred.callback(Retry(f"upstream {self.name} lost its last transmitter",
+                                             cause="not_bound", try_other_upstream=True))
+        self._notify()
+
+    def bind_failed(self, bind: SmppBind, failure: Failure) -> None:
+        pass  # counted on the bind; health() reads it
+
+    def _notify(self) -> None:
+        try:
+            self.events.bound_changed(self.name)
+        except Exception:  # noqa: BLE001 - the engine's bug must not break the bind
+            log.failure("bound_changed failed for upstream {upstream}", upstream=self.name)
+
+    def healthy(self) -> bool:
+        """False when no transmitter is bound or a bind is being refused (LESSONS 14)."""
+        return self.is_usable() and not any(b.state == "refused" for b in self.binds)
+
+    # ------------------------------------------------------------------ receipts and MO
+
+    def request(self, session: UpstreamSession, pdu: Pdu) -> Deferred | dict:
+        """deliver_sm / data_sm from the carrier (SmppClientProtocol's delegate)."""
+        if is_delivery_receipt(pdu.params.get("esm_class", 0)):
+            return self._receipt(pdu)
+        self.mo_count += 1
+        return self._ack(maybeDeferred(self.events.mo, self.name, pdu), "MO")
+
+    def _receipt(self, pdu: Pdu) -> Deferred | dict:
+        receipt = receipt_from_fields(pdu.params, pdu.tlvs)
+        if receipt is None:
+            self.receipts["no_id"] += 1
+            log.warn("upstream {upstream}: receipt without a message id ignored: {pdu!r}",
+                     upstream=self.name, pdu=pdu)
+            return {}
+        remote_id, ok = normalise_id(receipt.message_id, self.settings.id_flavour_receipt)
+        if not ok:
+            self.id_flavour_mismatches += 1
+        state = receipt.state if receipt.state is not None else MessageState.UNKNOWN
+        error: int | None = None
+        if receipt.text is not None and receipt.text.error_code is not None:
+            error = receipt.text.error_code
+        elif receipt.network_error is not None:
+            error = receipt.network_error[1]
+        self.receipts[state_name(state)] += 1
+        d = maybeDeferred(self.events.receipt, self.name, remote_id, int(state), error)
+        return self._ack(d, "receipt")
+
+    def _ack(self, d: Deferred, what: str) -> Deferred:
+        def failed(failure: Failure) -> None:
+            self.events_failed += 1
+            log.warn("upstream {upstream}: {what} not stored ({error}): asking for it again",
+                     upstream=self.name, what=what, error=failure.getErrorMessage())
+            raise SmppError(Status.ESME_RX_T_APPN, f"{what} not stored")
+
+        return d.addCallbacks(lambda _: {}, failed)
+
+    # ------------------------------------------------------------------ service
+
+    def startService(self) -> None:
+        self._stopping = False
+        super().startService()
+
+    def stopService(self) -> Deferred:
+        """Unbind every session (in-flight submits are answered first), then stop."""
+        self._stopping = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        waiting, self._waiting = self._waiting, deque()
+        for item in waiting:
+            item.deferred.callback(Retry(f"upstream {self.name} is stopping",
+                                         cause="not_bound", try_other_upstream=True))
+        unbinds = DeferredList([b.unbind() for b in self.binds], consumeErrors=True)
+        return unbinds.addCallback(lambda _: super(SmppUpstream, self).stopService())
+
+    def stats(self) -> dict[str, Any]:
+        """Figures for metrics and `smsc upstream list` (read at scrape time)."""
+        rate = self._rate
+        return {
+            "name": self.name,
+            "usable": self.is_usable(),
+            "healthy": self.healthy(),
+            "binds": [{"bind": b.label, "type": b.bind_type, "state": b.state,
+                       "in_flight": b.session.in_flight if b.session else 0,
+                       "last_error": b.last_error, "failures": b.bind_failures}
+                      for b in self.binds],
+            "bound_tx": len(self._live()),
+            "bound_rx": sum(1 for b in self.binds if b.session is not None and b.can_receive),
+            "window_total": self.window_total(),
+            "window_in_use": self.in_flight(),
+            "waiting": len(self._waiting),
+            "rate": rate.rate if rate is not None else None,
+            "submits": dict(self.submits),
+            "receipts": dict(self.receipts),
+            "mo": self.mo_count,
+            "reconnects": self.reconnects,
+            "bind_failures": sum(b.bind_failures for b in self.binds),
+            "throttles": self.throttles,
+            "id_flavour_mismatches": self.id_flavour_mismatches,
+            "vendor_tlvs_dropped": self.vendor_tlvs_dropped,
+            "events_failed": self.events_failed,
+        }

@@ -1,0 +1,179 @@
+"""The queue and receipt transactions on SQLite and a real PostgreSQL.
+
+Claiming, outcomes, the DLR map, early receipts, multipart completion and the receipts owed to
+ESMEs: each test drives the *_txn functions the way the dispatcher and the inbound sink do.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from smsc.dlr import ReceiptEvent, esme_receipt
+from smsc.store import migrate
+from smsc.store.accounts import create_account_txn
+from smsc.store.db import create_engine
+from smsc.store.dlr import apply_receipts_txn, expire_early_receipts_txn, rematch_early_receipts_txn
+from smsc.store.messages import insert_messages_txn
+from smsc.store.outbox import due_outbox_txn, outbox_done_txn
+from smsc.store.queue import Failed, Requeue, Sent, claim_due_txn, record_outcomes_txn, requeue_sending_txn
+from smsc.store.schema import early_receipts, messages, outbox
+
+NOW = 1_800_000_000.0
+DELIVERED, UNDELIV, ENROUTE = 2, 5, 1
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = create_engine(db_url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        create_account_txn(conn, "app", "scrypt$x", NOW)
+    yield engine
+    engine.dispose()
+
+
+def row(message_id: int, **overrides):
+    base = {
+        "id": message_id, "account_id": 1, "state": "QUEUED", "command": "submit_sm", "multi_id": None,
+        "service_type": "", "source_addr": "Shop", "source_ton": 5, "source_npi": 0,
+        "dest_addr": f"4917{message_id:08d}", "dest_ton": 1, "dest_npi": 1, "esm_class": 0, "protocol_id": 0,
+        "priority": 0, "registered_delivery": 1, "data_coding": 0, "body": b"hello", "text": "hello",
+        "segments": 1, "tlvs": None, "created_at": NOW, "updated_at": NOW, "schedule_at": None,
+        "expires_at": NOW + 3600, "next_attempt_at": NOW, "attempts": 0, "route": None, "upstream": None,
+        "error": None, "done_at": None, "claimed_by": None, "parts_sent": 0, "parts_done": 0,
+    }
+    base.update(overrides)
+    return base
+
+
+def run(engine, fn, *args):
+    with engine.begin() as conn:
+        return fn(conn, *args)
+
+
+def state_of(engine, message_id):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(messages.c.state).where(messages.c.id == message_id)).scalar()
+
+
+def owed(engine):
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
+
+
+def test_claim_takes_due_rows_by_priority_and_marks_them_sending(engine):
+    """When rows are due, the claim takes the highest priority first, up to the limit, and stamps the node."""
+    run(engine, insert_messages_txn, [row(1), row(2, priority=2), row(3, next_attempt_at=NOW + 60), row(4)])
+    claimed, expired = run(engine, claim_due_txn, 7, NOW, 2, esme_receipt)
+    assert [r["id"] for r in claimed] == [2, 1]
+    assert claimed[0]["system_id"] == "app"
+    assert expired == 0
+    assert state_of(engine, 2) == "SENDING" and state_of(engine, 4) == "QUEUED" and state_of(engine, 3) == "QUEUED"
+    again, _ = run(engine, claim_due_txn, 7, NOW, 10, esme_receipt)
+    assert [r["id"] for r in again] == [4], "a claimed row is never claimed twice; a future one waits"
+
+
+def test_expired_rows_become_expired_with_a_receipt(engine):
+    """When a queued row's validity has passed, the claim marks it EXPIRED and owes the ESME a receipt."""
+    run(engine, insert_messages_txn, [row(1, expires_at=NOW - 1)])
+    claimed, expired = run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    assert claimed == [] and expired == 1
+    assert state_of(engine, 1) == "EXPIRED"
+    [receipt] = owed(engine)
+    assert b"stat:EXPIRED" in receipt["body"] and receipt["dest_addr"] == "Shop"
+
+
+def test_restart_requeues_only_this_nodes_sending_rows(engine):
+    """When a node restarts, rows it left in SENDING are re-queued and counted; another node's are not touched."""
+    run(engine, insert_messages_txn, [row(1), row(2)])
+    run(engine, claim_due_txn, 1, NOW, 1, esme_receipt)
+    run(engine, claim_due_txn, 2, NOW, 1, esme_receipt)
+    assert run(engine, requeue_sending_txn, 1, NOW + 5) == 1
+    assert sorted([state_of(engine, 1), state_of(engine, 2)]) == ["QUEUED", "SENDING"]
+
+
+def test_sent_then_receipt_delivers_and_owes_esme_receipt(engine):
+    """When the upstream accepts and later says DELIVRD, the message is DELIVERED and the ESME gets our id."""
+    run(engine, insert_messages_txn, [row(1)])
+    run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    keys = run(engine, record_outcomes_txn, NOW, [Sent(1, "carrier-a", "default", ((1, "abc"),))], [])
+    assert keys == [("carrier-a", "abc")]
+    assert state_of(engine, 1) == "SUBMITTED"
+    counts = run(engine, apply_receipts_txn, NOW + 2, [ReceiptEvent("carrier-a", "abc", DELIVERED)])
+    assert counts["matched"] == 1 and counts["final"] == 1
+    assert state_of(engine, 1) == "DELIVERED"
+    [receipt] = owed(engine)
+    assert receipt["esm_class"] == 0x04 and b"id:1 " in receipt["body"] and b"stat:DELIVRD" in receipt["body"]
+    duplicate = run(engine, apply_receipts_txn, NOW + 3, [ReceiptEvent("carrier-a", "abc", DELIVERED)])
+    assert duplicate["duplicate"] == 1 and len(owed(engine)) == 1, "a repeated receipt changes nothing"
+
+
+def test_early_receipt_is_kept_and_matched_when_the_key_lands(engine):
+    """When the receipt arrives before the submit_sm_resp, it is stored, then applied once the id is known."""
+    run(engine, insert_messages_txn, [row(1)])
+    run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    early = run(engine, apply_receipts_txn, NOW, [ReceiptEvent("carrier-a", "xyz", UNDELIV, 11)])
+    assert early["early"] == 1
+    keys = run(engine, record_outcomes_txn, NOW, [Sent(1, "carrier-a", "default", ((1, "xyz"),))], [])
+    counts = run(engine, rematch_early_receipts_txn, NOW, keys)
+    assert counts["final"] == 1
+    assert state_of(engine, 1) == "UNDELIVERABLE"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(early_receipts)).scalar() == 0
+
+
+def test_failure_only_receipts_and_intermediate_notifications(engine):
+    """registered_delivery 2 gets a receipt only on failure; bit 0x10 asks for ENROUTE notifications too."""
+    run(engine, insert_messages_txn, [row(1, registered_delivery=2), row(2, registered_delivery=0x12)])
+    run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    run(engine, record_outcomes_txn, NOW, [Sent(1, "c", None, ((1, "r1"),)), Sent(2, "c", None, ((1, "r2"),))], [])
+    run(engine, apply_receipts_txn, NOW, [ReceiptEvent("c", "r1", DELIVERED), ReceiptEvent("c", "r2", ENROUTE),
+                                          ReceiptEvent("c", "r2", UNDELIV)])
+    receipts = owed(engine)
+    assert [(r["message_id"], r["esm_class"]) for r in receipts] == [(2, 0x20), (2, 0x04)]
+
+
+def test_multipart_message_is_final_when_every_part_is(engine):
+    """A 3-part message stays SUBMITTED until its last part's receipt; one failed part makes it UNDELIVERABLE."""
+    run(engine, insert_messages_txn, [row(1, segments=3)])
+    run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    run(engine, record_outcomes_txn, NOW, [Sent(1, "c", None, ((1, "p1"), (2, "p2"), (3, "p3")))], [])
+    run(engine, apply_receipts_txn, NOW, [ReceiptEvent("c", "p1", DELIVERED)])
+    run(engine, apply_receipts_txn, NOW, [ReceiptEvent("c", "p2", UNDELIV)])
+    assert state_of(engine, 1) == "SUBMITTED"
+    run(engine, apply_receipts_txn, NOW, [ReceiptEvent("c", "p3", DELIVERED)])
+    assert state_of(engine, 1) == "UNDELIVERABLE"
+    assert len(owed(engine)) == 1
+
+
+def test_requeue_and_failure_outcomes(engine):
+    """A retry goes back to QUEUED with its next attempt time; a failure is final and owes a receipt."""
+    run(engine, insert_messages_txn, [row(1), row(2)])
+    claimed, _ = run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    by_id = {r["id"]: r for r in claimed}
+    run(engine, record_outcomes_txn, NOW, [Requeue(1, NOW + 30, "throttled", 0), Failed(2, "invalid destination")],
+        [esme_receipt(by_id[2], "FAILED", NOW)])
+    assert state_of(engine, 1) == "QUEUED" and state_of(engine, 2) == "FAILED"
+    assert run(engine, claim_due_txn, 1, NOW + 10, 10, esme_receipt)[0] == []
+    assert [r["id"] for r in run(engine, claim_due_txn, 1, NOW + 31, 10, esme_receipt)[0]] == [1]
+    assert b"stat:UNDELIV" in owed(engine)[0]["body"]
+
+
+def test_outbox_delivery_and_retry(engine):
+    """Owed deliveries come out oldest first; one answered OK is done, a failed one waits for its retry time."""
+    run(engine, insert_messages_txn, [row(1), row(2)])
+    claimed, _ = run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    run(engine, record_outcomes_txn, NOW, [Failed(r["id"], "x") for r in claimed],
+        [esme_receipt(r, "FAILED", NOW) for r in claimed])
+    due = run(engine, due_outbox_txn, [1], NOW, 10, [])
+    assert len(due) == 2
+    run(engine, outbox_done_txn, NOW, [due[0]["id"]], [(due[1]["id"], NOW + 60)])
+    assert run(engine, due_outbox_txn, [1], NOW + 1, 10, []) == []
+    assert [r["id"] for r in run(engine, due_outbox_txn, [1], NOW + 61, 10, [])] == [due[1]["id"]]
+
+
+def test_unmatched_early_receipts_expire(engine):
+    """An early receipt whose message never shows up is purged after the grace period."""
+    run(engine, apply_receipts_txn, NOW, [ReceiptEvent("c", "ghost", DELIVERED)])
+    assert run(engine, expire_early_receipts_txn, NOW + 1) == 1

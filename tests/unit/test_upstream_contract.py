@@ -1,0 +1,239 @@
+"""The upstream contract: OutboundSms/outcome shapes, safe_send's "never errbacks", health_of,
+and the purity of the modules everything plugs into.
+
+``assert_meets_contract(upstream)`` is meant to be reused by the tests of every implementation
+(SMPP connector, modem pool adapter) on a started instance.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import pathlib
+from datetime import datetime, timezone
+
+import pytest
+from twisted.application.service import IService, Service
+from twisted.internet import defer
+from twisted.python.failure import Failure
+
+from smsc.router import MessageFacts, Router, RouteSpec
+from smsc.upstreams import (
+    OUTCOME_TYPES,
+    Accepted,
+    OutboundSms,
+    Outcome,
+    Reject,
+    Retry,
+    Upstream,
+    health_of,
+    safe_send,
+)
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def assert_meets_contract(upstream: object) -> None:
+    """Shape checks any Upstream implementation must pass (call it on a started instance)."""
+    assert isinstance(upstream, Upstream), "missing one of name/send/is_usable/load/capacity/start/stop"
+    assert IService.providedBy(upstream), "an upstream is a twisted Service"
+    assert isinstance(upstream.name, str) and upstream.name
+    assert isinstance(upstream.is_usable(), bool)
+    load = upstream.load()
+    assert isinstance(load, float) and 0.0 <= load <= 1.0, load
+    capacity = upstream.capacity()
+    assert isinstance(capacity, int) and capacity >= 0, capacity
+
+
+def sms(**changes) -> OutboundSms:
+    fields = dict(
+        message_id=7, segment=1, total_segments=1, source_addr="ACME", source_ton=5, source_npi=0,
+        dest_addr="447700900123", dest_ton=1, dest_npi=1, data_coding=0, esm_class=0, udh=b"",
+        payload=b"hello", registered_delivery=1, priority=0, validity_at=None, text="hello",
+    )
+    fields.update(changes)
+    return OutboundSms(**fields)
+
+
+class ScriptedUpstream(Service):
+    """A test double that answers each send() with the next scripted behaviour."""
+
+    def __init__(self, name: str, script: list) -> None:
+        self.name = name
+        self.script = list(script)
+        self.sent: list[OutboundSms] = []
+        self.usable = True
+
+    def send(self, sms: OutboundSms):
+        self.sent.append(sms)
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step() if callable(step) else step
+
+    def is_usable(self) -> bool:
+        return self.usable
+
+    def load(self) -> float:
+        return len(self.sent) / 10
+
+    def capacity(self) -> int:
+        return max(0, 10 - len(self.sent))
+
+
+def fired(d: defer.Deferred) -> object:
+    """The result of an already-fired Deferred; fails the test if it errbacked or is pending."""
+    results: list = []
+    d.addBoth(results.append)
+    assert results, "Deferred has not fired"
+    assert not isinstance(results[0], Failure), results[0]
+    return results[0]
+
+
+# --- data shapes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "label, changes, error",
+    [
+        ("segment 0", {"segment": 0}, "segment"),
+        ("segment past total", {"segment": 3, "total_segments": 2}, "segment"),
+        ("more than 255 parts", {"total_segments": 256, "segment": 1}, "segment"),
+        ("empty destination", {"dest_addr": ""}, "dest_addr"),
+        ("payload as str", {"payload": "hello"}, "bytes"),
+        ("ton out of range", {"dest_ton": 256}, "dest_ton"),
+        ("negative data_coding", {"data_coding": -1}, "data_coding"),
+        ("naive validity", {"validity_at": datetime(2026, 1, 1)}, "timezone"),
+    ],
+)
+def test_outbound_sms_refuses_malformed_segments(label, changes, error):
+    """When the dispatcher builds a bad segment, it fails at construction with the field named."""
+    with pytest.raises((ValueError, TypeError), match=error):
+        sms(**changes)
+
+
+def test_outbound_sms_is_frozen_with_slots():
+    """When built, an OutboundSms cannot be changed and carries no per-instance dict (memory)."""
+    message = sms(validity_at=datetime(2026, 1, 1, tzinfo=timezone.utc), extra_tlvs=((0x1403, b"x"),))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        message.payload = b"other"
+    assert not hasattr(message, "__dict__")
+    assert dataclasses.replace(message, segment=1).extra_tlvs == ((0x1403, b"x"),)
+
+
+@pytest.mark.parametrize("remote_id", ["", None, 12])
+def test_accepted_needs_a_real_remote_id(remote_id):
+    """When an upstream has no id for an accepted message, Accepted refuses it (receipts could not match)."""
+    with pytest.raises(ValueError, match="remote_id"):
+        Accepted(remote_id)
+
+
+def test_reject_status_is_the_cause_unless_a_cause_is_given():
+    """When a Reject carries only an SMPP status, that status is what the retry table looks up."""
+    assert Reject("x", status=0x0B).effective_cause == 0x0B
+    assert Reject("x", status=0x0B, cause="fail_message").effective_cause == "fail_message"
+    assert Reject("x").effective_cause is None
+    assert isinstance(Retry("x"), Outcome) and isinstance(Accepted("1"), OUTCOME_TYPES)
+
+
+# --- safe_send -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "label, behaviour, expect_type, expect_cause",
+    [
+        ("accepted passes through", defer.succeed(Accepted("abc")), Accepted, None),
+        ("retry passes through", defer.succeed(Retry("throttled", cause=0x58)), Retry, 0x58),
+        ("reject passes through", defer.succeed(Reject("bad", status=0x0B)), Reject, None),
+        ("a raise inside send becomes a retry", RuntimeError("boom"), Retry, "internal_error"),
+        ("an errback becomes a retry", lambda: defer.fail(KeyError("lost")), Retry, "internal_error"),
+        ("a plain outcome (no Deferred) is accepted", Accepted("xyz"), Accepted, None),
+        ("a wrong result type becomes a retry", defer.succeed("OK"), Retry, "internal_error"),
+        ("None becomes a retry", None, Retry, "internal_error"),
+    ],
+)
+def test_safe_send_never_errbacks(label, behaviour, expect_type, expect_cause):
+    """When an implementation misbehaves in any way, the dispatcher still gets an outcome, never a failure."""
+    upstream = ScriptedUpstream("up", [behaviour])
+    result = fired(safe_send(upstream, sms()))
+    assert type(result) is expect_type, label
+    assert getattr(result, "cause", None) == expect_cause, label
+    if expect_cause == "internal_error":
+        assert result.try_other_upstream and "up" in result.reason, label
+
+
+def test_safe_send_later_result_and_cancellation():
+    """When a send is pending, its outcome arrives later; cancelling it yields Retry(cancelled)."""
+    pending: defer.Deferred = defer.Deferred()
+    upstream = ScriptedUpstream("up", [pending, defer.Deferred()])
+    d = safe_send(upstream, sms())
+    results: list = []
+    d.addBoth(results.append)
+    assert results == []
+    pending.callback(Accepted("r1"))
+    assert results == [Accepted("r1")]
+    cancelled = safe_send(upstream, sms(message_id=8))
+    cancelled.cancel()
+    outcome = fired(cancelled)
+    assert isinstance(outcome, Retry) and outcome.cause == "cancelled"
+
+
+# --- health_of + router + contract shape ---------------------------------------------------------
+
+
+def test_health_of_feeds_the_router_from_live_upstreams():
+    """When an upstream becomes unusable, the router built on health_of stops picking it at once."""
+    a, b = ScriptedUpstream("a", []), ScriptedUpstream("b", [])
+    router = Router([RouteSpec("r", (("a", 1), ("b", 1), ("ghost", 1)))], health_of({"a": a, "b": b}))
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert {router.route(MessageFacts("1"), now).upstream for _ in range(4)} == {"a", "b"}
+    a.usable = False
+    decision = router.route(MessageFacts("1"), now)
+    assert decision.upstream == "b"
+    assert dict(decision.excluded) == {"a": "not usable (unbound or unhealthy)", "ghost": "unknown upstream"}
+
+
+def test_contract_checker_accepts_a_conforming_upstream_and_rejects_a_partial_one():
+    """When an object lacks part of the contract, assert_meets_contract catches it."""
+    good = ScriptedUpstream("up", [])
+    good.startService()
+    assert_meets_contract(good)
+
+    class NoCapacity(Service):
+        name = "half"
+
+        def send(self, sms):
+            return defer.succeed(Accepted("1"))
+
+        def is_usable(self):
+            return True
+
+        def load(self):
+            return 0.0
+
+    with pytest.raises(AssertionError):
+        assert_meets_contract(NoCapacity())
+
+
+# --- purity --------------------------------------------------------------------------------------
+
+PURE_MODULES = ["smsc/router.py", "smsc/retry.py", "smsc/ratelimit.py", "smsc/upstreams/base.py",
+                "smsc/upstreams/__init__.py"]
+BANNED = ("sqlalchemy", "protocols", "modemfarm", "smsc.store", "twisted.internet.reactor")
+
+
+@pytest.mark.parametrize("path", PURE_MODULES)
+def test_core_modules_import_no_sql_reactor_or_wire_format(path):
+    """When the router, retry, rate limit or contract modules import, they pull in no SQL, global
+    reactor or wire format: they stay pure and testable with a Clock."""
+    tree = ast.parse((ROOT / path).read_text())
+    imported = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            imported.append(node.module or "")
+            if node.module == "twisted.internet":
+                imported += [f"twisted.internet.{a.name}" for a in node.names]
+    offending = [m for m in imported if any(m == b or m.startswith(b + ".") for b in BANNED)]
+    assert offending == [], f"{path} imports {offending}"
