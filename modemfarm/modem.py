@@ -91,6 +91,12 @@ class Modem:
         self.stop()
         self._set_state(ModemState.DISABLED, "disabled by the operator")
 
+    def enable(self) -> None:
+        """Undo `disable`: start again from a closed port."""
+        if self.state is ModemState.DISABLED:
+            self._set_state(ModemState.STOPPED, "enabled by the operator")
+            self.start()
+
     def reset(self) -> None:
         """Operator reset: straight to AT+CFUN=1,1 on the ladder."""
         self._bring_up(step=3)

@@ -27,6 +27,7 @@ from modemfarm.modem_send import Failed, OutgoingSms, RetryLater, Sent, settle
 from modemfarm.pdu import PduError, encode_message
 
 log = Logger()
+IDLE_RECHECK = 0.5  # seconds between looks for a free modem while sends wait
 
 
 @dataclass
@@ -153,6 +154,15 @@ class ModemPool:
         except (PduError, ValueError) as exc:
             d.callback(Failed(f"cannot encode: {exc}"))
             return d
+        return self.send_encoded(sms, pdus, d)
+
+    def send_encoded(self, sms: OutgoingSms, pdus: list, d: Deferred | None = None) -> Deferred:
+        """Queue parts already encoded by the caller (the engine splits per its own text
+        profile and hands over one SMS-SUBMIT at a time); same outcomes as `send`."""
+        d = Deferred() if d is None else d
+        if not self.running:
+            d.callback(RetryLater("modem pool not running", self.config.retry_after))
+            return d
         if len(self._waiting) >= self.config.max_waiting:
             d.callback(RetryLater("modem pool queue full", self.config.retry_after))
             return d
@@ -180,8 +190,11 @@ class ModemPool:
             self._waiting.remove(waiter)
             busy.add(modem.imei)
             self._dispatch(waiter, modem)
-        if next_wake is not None and self._waiting:
-            self._pump_call = self.clock.callLater(max(next_wake, 0.01), self._pump)
+        if self._waiting:
+            # A modem busy with a receive job (no state change to wake us) frees up unannounced:
+            # look again soon even when no throughput token is what we wait for.
+            wake = IDLE_RECHECK if next_wake is None else min(next_wake, IDLE_RECHECK)
+            self._pump_call = self.clock.callLater(max(wake, 0.01), self._pump)
 
     def _pick(self, sms: OutgoingSms, parts: int, busy: set[str]) -> tuple[Modem | None, float | None]:
         """A modem for ``sms`` now, else (None, seconds until a throughput token frees)."""

@@ -58,6 +58,10 @@ class FdTransport(abstract.FileDescriptor):
     def getPeer(self) -> str:  # noqa: N802 (Twisted API)
         return self.name
 
+    def pending_bytes(self) -> int:
+        """Bytes written but not yet accepted by the device."""
+        return len(self.dataBuffer) - self.offset + self._tempDataLen
+
     def doRead(self) -> object:  # noqa: N802 (Twisted API)
         try:
             data = os.read(self._fd, READ_SIZE)

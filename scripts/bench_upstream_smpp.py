@@ -74,8 +74,12 @@ async def run(reactor, args) -> None:
             password="x", bind_mode=args.mode, binds=args.binds, window=args.window),
             reactor, events)
         up.startService()
-        while up.capacity() < args.binds * args.window:
-            await defer.succeed(None) if up.capacity() else _sleep(reactor, 0.01)
+        for _ in range(500):
+            if up.capacity() >= args.binds * args.window:
+                break
+            await _sleep(reactor, 0.01)
+        else:
+            raise SystemExit(f"not bound after 5 s: {up.stats()}")
         msg = OutboundSms(message_id=1, segment=1, total_segments=1, source_addr="Bench",
                           source_ton=5, source_npi=0, dest_addr="447700900123", dest_ton=1,
                           dest_npi=1, data_coding=0, esm_class=0, udh=b"",

@@ -39,6 +39,7 @@ from smsc.config_fields import (  # noqa: F401 - re-exported: sections and calle
     section,
     setting,
 )
+from smsc.config_modems import ModemsConfig
 from smsc.config_upstreams import DispatcherConfig, MoRouteConfig, RouteConfig, SimulatorsConfig, UpstreamConfig
 
 
@@ -149,6 +150,7 @@ class Config:
     routes: tuple[RouteConfig, ...] = setting((), "Routes, tried in order (`[[routes]]`).", unique="name")
     mo_routes: tuple[MoRouteConfig, ...] = setting((), "Inbound message routes (`[[mo_routes]]`).")
     simulators: SimulatorsConfig = section(SimulatorsConfig)
+    modems: ModemsConfig = section(ModemsConfig)
     path: str = field(default="", metadata={"internal": True})  # the file it came from
 
 

@@ -68,6 +68,7 @@ class Dispatcher(Service):
         self._interval = interval
         self._metrics = metrics
         self._claiming = False
+        self._again = False
         self._wake_pending = False
         self._loop: LoopingCall | None = None
         self._writer = GroupCommitter(run_interaction, clock, txn=self._write_outcomes, desc="record_outcomes")
@@ -110,8 +111,10 @@ class Dispatcher(Service):
     def tick(self) -> None:
         self._wake_pending = False
         if self._claiming:
+            self._again = True  # claim again as soon as this claim is done
             return
-        limit = min(self.capacity() - self.in_flight, self._batch)
+        # claimed rows are handed to upstream.send() at once, so free window slots are the limit
+        limit = min(self.capacity(), self._batch)
         if limit <= 0:
             return
         self._claiming = True
@@ -123,6 +126,9 @@ class Dispatcher(Service):
 
     def _claim_done(self, _: Any) -> None:
         self._claiming = False
+        if self._again:
+            self._again = False
+            self.wake()
 
     def _claimed(self, result: tuple[list[dict[str, Any]], int], limit: int) -> None:
         claimed, expired = result
@@ -136,8 +142,16 @@ class Dispatcher(Service):
     def _dispatch(self, row: dict[str, Any], exclude: tuple[str, ...]) -> None:
         now = self._clock.seconds()
         facts = MessageFacts(row["dest_addr"], row["system_id"], row["source_addr"], message_class(row))
-        decision = self._router.route(facts, datetime.fromtimestamp(now, timezone.utc), exclude=exclude)
+        # an upstream whose window is full right now is skipped, so the strategy fills the others
+        # instead of handing it a message it would bounce
+        full = tuple(name for name, u in self.upstreams.items() if name not in exclude and u.capacity() <= 0)
+        decision = self._router.route(facts, datetime.fromtimestamp(now, timezone.utc), exclude=exclude + full)
         if not decision.ok:
+            if full and not exclude:
+                # every candidate is full right now (the windows filled since the claim): not a
+                # routing failure and not an attempt; try again on the next tick
+                self._finish(row, Requeue(row["id"], now + self._interval, "upstreams busy", row["parts_sent"], uncount=True))
+                return
             if self._metrics is not None:
                 self._metrics.no_route()
             if self._no_route == "fail" and not exclude:

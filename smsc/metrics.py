@@ -79,6 +79,13 @@ class _ScrapeTimeCollector:
             yield states
         if m.upstream_stats is not None:
             yield from _upstream_families(m.upstream_stats())
+        if m.modem_stats is not None:
+            try:
+                modems = m.modem_stats()
+            except Exception:  # noqa: BLE001 - a broken callback must not break the scrape
+                log.failure("modem stats callback failed")
+                modems = []
+            yield from _modem_families(modems)
 
 
 def _upstream_families(stats: list[dict[str, Any]]) -> Iterable[Any]:
@@ -100,6 +107,44 @@ def _upstream_families(stats: list[dict[str, Any]]) -> Iterable[Any]:
             receipts.add_metric([name, str(state)], n)
         reconnects.add_metric([name], st.get("reconnects", 0))
     yield from (bound, window, submits, receipts, reconnects)
+
+
+MODEM_STATES = ("new", "initialising", "ready", "sending", "degraded", "recovering", "quarantined", "gone",
+                "failed", "disabled", "stopped")
+
+
+def _modem_families(stats: list[dict[str, Any]]) -> Iterable[Any]:
+    """Per-modem figures of the rack (label ``modem`` is the IMEI: bounded by the hardware)."""
+    info = GaugeMetricFamily("smsc_modem_info", "1 per modem; identity and place as labels",
+                             labels=["upstream", "modem", "sim", "operator", "path"])
+    state = GaugeMetricFamily("smsc_modem_state", "1 for the state the modem is in", labels=["modem", "state"])
+    signal = GaugeMetricFamily("smsc_modem_signal_rssi", "Last AT+CSQ rssi (0-31; 99 unknown)", labels=["modem"])
+    sends = CounterMetricFamily("smsc_modem_sends", "Sends through the modem, by result", labels=["modem", "result"])
+    receipts = CounterMetricFamily("smsc_modem_receipts", "Status reports read from the modem", labels=["modem"])
+    mo = CounterMetricFamily("smsc_modem_mo", "MO parts read from the modem", labels=["modem"])
+    recoveries = CounterMetricFamily("smsc_modem_recoveries", "Recoveries started (re-init, reopen, reset)", labels=["modem"])
+    unknown = CounterMetricFamily("smsc_modem_unknown_outcomes", "Sends whose outcome stayed unknown (timeout after the PDU)",
+                                  labels=["modem"])
+    today = GaugeMetricFamily("smsc_modem_sim_sent_today", "Parts the modem's SIM sent today (UTC)", labels=["modem"])
+    cap = GaugeMetricFamily("smsc_modem_sim_daily_cap", "Daily cap per SIM (absent: none)", labels=["modem"])
+    for st in stats:
+        modem = st["modem"]
+        info.add_metric([st["upstream"], modem, st.get("imsi", ""), st.get("operator", ""), st.get("path", "")], 1)
+        for name in MODEM_STATES:
+            state.add_metric([modem, name], 1 if st["state"] == name else 0)
+        if st.get("rssi") is not None:
+            signal.add_metric([modem], st["rssi"])
+        for result, n in sorted(st.get("sends", {}).items()):
+            sends.add_metric([modem, result], n)
+        receipts.add_metric([modem], st.get("receipts", 0))
+        mo.add_metric([modem], st.get("mo", 0))
+        recoveries.add_metric([modem], st.get("recoveries", 0))
+        unknown.add_metric([modem], st.get("unknown_outcomes", 0))
+        if st.get("sent_today") is not None:
+            today.add_metric([modem], st["sent_today"])
+        if st.get("daily_cap") is not None:
+            cap.add_metric([modem], st["daily_cap"])
+    yield from (info, state, signal, sends, receipts, mo, recoveries, unknown, today, cap)
 
 
 class Metrics:
@@ -133,6 +178,7 @@ class Metrics:
         self.mo_total = Counter("smsc_mo", "Inbound messages stored, by routing result", ["result"], registry=r)
         self.session_counts: SessionCounts | None = None
         self.upstream_stats: Callable[[], list[dict[str, Any]]] | None = None
+        self.modem_stats: Callable[[], list[dict[str, Any]]] | None = None
         self.message_states: dict[str, int] | None = None
         self._hooks: list[RefreshHook] = []
         self._pdu_children: dict[tuple[str, Any], Any] = {}
@@ -199,6 +245,10 @@ class Metrics:
     def watch_upstreams(self, stats: Callable[[], list[dict[str, Any]]]) -> None:
         """``stats()`` -> one dict per upstream (SmppUpstream.stats()), read at every scrape."""
         self.upstream_stats = stats
+
+    def watch_modems(self, stats: Callable[[], list[dict[str, Any]]]) -> None:
+        """``stats()`` -> one dict per modem (ModemUpstream.modem_stats()), read at every scrape."""
+        self.modem_stats = stats
 
     def watch_sessions(self, counts: SessionCounts) -> None:
         """``counts()`` -> {(account, bind_type): n}, called at every scrape."""

@@ -59,6 +59,7 @@ class OutboxPusher(Service):
         self._metrics = metrics
         self._in_flight: set[int] = set()
         self._fetching = False
+        self._again = False
         self._wake_pending = False
         self._loop: LoopingCall | None = None
         self._writer = GroupCommitter(run_interaction, clock, txn=self._write_results, desc="outbox_done")
@@ -96,6 +97,7 @@ class OutboxPusher(Service):
     def tick(self) -> None:
         self._wake_pending = False
         if self._fetching:
+            self._again = True  # look again as soon as this fetch is done
             return
         free = self._free_slots()
         if not free:
@@ -109,6 +111,9 @@ class OutboxPusher(Service):
 
     def _fetched(self, _: Any) -> None:
         self._fetching = False
+        if self._again:
+            self._again = False
+            self.wake()
 
     def _push(self, rows: list[dict[str, Any]], limit: int) -> None:
         for row in rows:

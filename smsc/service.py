@@ -35,7 +35,7 @@ from smsc.store.dlr import expire_early_receipts_txn, rematch_early_receipts_txn
 from smsc.store.ids import IdGenerator
 from smsc.store.outbox import purge_delivered_txn
 from smsc.submit import IntakeLimits
-from smsc.wiring import build_policy, build_router, build_simulators, build_upstreams, mo_routes
+from smsc.wiring import SimulatedRack, build_modem_pool, build_policy, build_router, build_simulators, build_upstreams, mo_routes
 
 log = Logger()
 HOUSEKEEPING_INTERVAL = 10.0
@@ -116,7 +116,16 @@ class Engine(MultiService):
         self.simulators = build_simulators(config, reactor)
         for simulator_service in self.simulators.values():
             simulator_service.setServiceParent(self)
+        self.modem_rack: SimulatedRack | None = None
+        if config.simulators.modems.count > 0:  # a simulated rack on ptys (demo, trials)
+            self.modem_rack = SimulatedRack(config.simulators.modems.count, config.simulators.modems.seed, reactor)
+            self.modem_rack.service().setServiceParent(self)
         self.upstreams, profiles, overrides = build_upstreams(config, reactor, self.inbound)
+        self.modem_upstream: Any = None
+        modem_pool = build_modem_pool(config, reactor, run, self.inbound, self.modem_rack)
+        if modem_pool is not None:  # the GSM modem rack, one more upstream for the router
+            self.modem_upstream, profiles[config.modems.name] = modem_pool
+            self.upstreams[config.modems.name] = self.modem_upstream
         for upstream in self.upstreams.values():
             upstream.setServiceParent(self)
         self.router = build_router(config, self.upstreams)
@@ -156,6 +165,8 @@ class Engine(MultiService):
         metrics.watch_sessions(self.registry.session_counts)
         metrics.watch_messages(lambda: run("count_by_state", message_store.count_by_state_txn, readonly=True))
         metrics.watch_upstreams(lambda: [u.stats() for u in self.upstreams.values() if hasattr(u, "stats")])
+        if self.modem_upstream is not None:
+            metrics.watch_modems(self.modem_upstream.modem_stats)
         self.metrics_port: Any = None
         self._housekeeping = LoopingCall(self.housekeeping)
         self._housekeeping.clock = reactor

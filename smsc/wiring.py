@@ -100,3 +100,75 @@ def build_simulators(config: Config, reactor: Any) -> dict[str, Any]:
         services[s.name] = simulator.service(reactor, s.listen)
         services[s.name].setName(f"simulator:{s.name}")
     return services
+
+
+# ------------------------------------------------------------------------------------ modems
+
+class SimulatedRack:
+    """`[simulators.modems]`: N simulated modems on ptys in this process, with udev-like stable
+    links (``<dir>/by-id/sim-modem-<IMEI>``) that the pool opens like /dev/serial/by-id paths."""
+
+    def __init__(self, count: int, seed: int, reactor: Any) -> None:
+        import tempfile
+
+        from modemfarm.simulator import ModemFarm
+
+        self.link_dir = tempfile.mkdtemp(prefix="smsc-modems-")
+        self.farm = ModemFarm(count, reactor, reactor, seed=seed, link_dir=self.link_dir)
+        self.paths = tuple(f"{self.link_dir}/by-id/sim-modem-{m.imei}" for m in self.farm.modems)
+
+    def service(self) -> Any:
+        from twisted.application.service import Service
+
+        rack = self
+
+        class RackService(Service):
+            def startService(self) -> None:
+                super().startService()
+                rack.farm.start()
+
+            def stopService(self) -> None:
+                import shutil
+
+                super().stopService()
+                rack.farm.stop()
+                shutil.rmtree(rack.link_dir, ignore_errors=True)
+
+        svc = RackService()
+        svc.setName("simulator:modems")
+        return svc
+
+
+def build_modem_pool(config: Config, reactor: Any, run_interaction: Any, events: Any,
+                     rack: SimulatedRack | None = None) -> tuple[Any, TextProfile] | None:
+    """The `[modems]` pool as an upstream (None when no device, glob or simulated rack is set)."""
+    from modemfarm.modem import ModemConfig, serial_opener
+    from modemfarm.modem_send import UnknownPolicy
+    from modemfarm.pool import PoolConfig
+    from smsc.upstreams.modems import ModemUpstream, ModemUpstreamSettings
+
+    m = config.modems
+    if not m.configured and rack is None:
+        return None
+    if m.name in {u.name for u in config.upstreams}:
+        raise _fail(config, "modems.name", f'"{m.name}" is already the name of an SMPP upstream')
+    profile = text_profile(m.text)
+    pool_config = PoolConfig(
+        rate_per_minute=m.rate, burst=m.burst, daily_cap=m.daily_cap or None, monthly_cap=m.monthly_cap or None,
+        sticky=m.sticky, queue_timeout=m.queue_timeout, rescan_interval=m.rescan_interval, profile=profile,
+        concat_bits=16 if m.text.concat == "udh16" else 8,
+    )
+    modem_config = ModemConfig(
+        pin=m.pin or None, smsc=m.smsc_address or None, send_timeout=m.send_timeout,
+        health_interval=m.health_interval, sweep_interval=m.sweep_interval,
+        unknown_policy=UnknownPolicy(m.unknown_outcome),
+    )
+    settings = ModemUpstreamSettings(
+        name=m.name, unknown_policy=UnknownPolicy(m.unknown_outcome), status_reports=m.status_reports,
+        validity=m.validity, gsm7_data_coding=m.text.gsm7_data_coding, mo_destination=m.mo_destination,
+        control_interval=m.control_interval,
+    )
+    paths = tuple(m.devices) + (rack.paths if rack is not None else ())
+    upstream = ModemUpstream(settings, pool_config, modem_config, clock=reactor, opener=serial_opener(reactor, reactor),
+                             run_interaction=run_interaction, events=events, paths=paths, glob=m.glob or None)
+    return upstream, profile

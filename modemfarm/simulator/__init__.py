@@ -5,7 +5,8 @@
 - `SimModem` control API: ``inject_mo(sender, text, order=, drop=, duplicate=, gap=)``,
   ``inject_fault(kind, **params)`` (no_signal, signal, sim_absent/pin/puk/busy, cms_errors,
   prompt, slow_cmgs, split_cmgs, cmgs_without_mr, hang, hang_next_submit, urc_inside_response,
-  noise, csca_required, storage_full, reboot, reboot_unplugs, mr_lost_on_reboot, unplug, clear),
+  noise, csca_required, storage_full, reboot, reboot_unplugs, mr_lost_on_reboot, double_echo,
+  sms_not_ready, unplug, clear),
   ``script_reports(ReportPlan...)``, ``inject_report(mr, recipient, status)``,
   ``set_signal(rssi, creg_stat)``, ``set_sim(state)``, ``reboot()``, ``unplug(replug_after=)``,
   ``replug()``, ``sent`` (accepted submits, decoded), ``state`` (memories, MR, settings).

@@ -143,7 +143,7 @@ class Interpreter:
     def _flush_echo(self, echo: bytearray) -> None:
         if echo:
             twice = self.modem.faults.double_echo and echo.endswith(b"\r") and self.mode == "command"
-            self.modem.write(bytes(echo) + (bytes(self.line) + b"\r" if False else b""))
+            self.modem.write(bytes(echo))
             if twice:
                 self.modem.write(bytes(echo))
             echo.clear()

@@ -23,6 +23,9 @@ from twisted.python.failure import Failure
 from modemfarm.serialport import FdTransport
 
 
+MAX_BACKLOG = 65536
+
+
 class _Master(Protocol):
     def __init__(self, on_data: Callable[[bytes], None]) -> None:
         self.on_data = on_data
@@ -42,6 +45,7 @@ class PtyPort:
         self.slave_fd = -1
         self.device = ""
         self.transport: FdTransport | None = None
+        self.dropped = 0
 
     @property
     def path(self) -> str:
@@ -66,8 +70,13 @@ class PtyPort:
         return self.path
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and self.transport.connected:
-            self.transport.write(data)
+        """Send to the driver; like a real modem, drop output nobody reads beyond 64 KiB."""
+        transport = self.transport
+        if transport is not None and transport.connected:
+            if transport.pending_bytes() + len(data) > MAX_BACKLOG:
+                self.dropped += len(data)
+                return
+            transport.write(data)
 
     def close(self) -> None:
         """Unplug: close master and our slave now, remove the links."""

@@ -226,6 +226,8 @@ def receipt_from_fields(params: dict[str, Any], tlvs: dict[str, Any]) -> Receipt
     if not is_delivery_receipt(params.get("esm_class", 0)):
         return None
     body = params.get("short_message") or tlvs.get("message_payload") or b""
+    if "receipted_message_id" in tlvs and "message_state" in tlvs and params.get("data_coding") != 8:
+        return _receipt_from_tlvs(tlvs, body)
     if params.get("data_coding") == 8 and len(body) % 2 == 0:
         raw_text = body.decode("utf-16-be", errors="replace")
     else:
@@ -251,6 +253,28 @@ def receipt_from_fields(params: dict[str, Any], tlvs: dict[str, Any]) -> Receipt
         err=parsed.err if parsed else None, network_error=network_error,
         submitted_at=parsed.submitted_at if parsed else None,
         done_at=parsed.done_at if parsed else None, text=parsed)
+
+
+_ERR = re.compile(rb"\berr:\s*(\w+)", re.IGNORECASE)
+_STAT = re.compile(rb"\bstat:\s*(\w+)", re.IGNORECASE)
+
+
+def _receipt_from_tlvs(tlvs: dict[str, Any], body: bytes) -> Receipt:
+    """The fast path, on every receipt of carriers that send the TLVs: id and state come from
+    them, only ``stat:`` and ``err:`` are read from the text (full parsing costs ~10x more)."""
+    try:
+        state: MessageState | None = MessageState(tlvs["message_state"])
+    except ValueError:
+        state = None
+    match = _ERR.search(body)
+    stat = _STAT.search(body)
+    network_error = None
+    if len(tlvs.get("network_error_code") or b"") == 3:
+        network_error = decode_network_error_code(tlvs["network_error_code"])
+    return Receipt(message_id=tlvs["receipted_message_id"], state=state,
+                   stat=stat.group(1).decode("latin-1") if stat else (state_to_stat(state) if state else None),
+                   err=match.group(1).decode("latin-1") if match else None, network_error=network_error,
+                   submitted_at=None, done_at=None, text=None)
 
 
 def receipt_tlvs(message_id: str, state: int,

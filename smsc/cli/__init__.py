@@ -20,6 +20,10 @@ COMMAND_MODULES = (
     "text",
     "simulate",
     "modem",
+    "upstream",
+    "queue",
+    "route",
+    "send",
 )
 
 

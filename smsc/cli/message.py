@@ -1,4 +1,8 @@
-"""`smsc message show ID | list`: look at the queue without touching it."""
+"""`smsc message show ID | list` look at the queue; `retry ID | cancel ID` change one message.
+
+retry and cancel are single conditional UPDATEs (smsc.store.admin): if a dispatcher moved the
+message meanwhile, nothing changes and the state found is reported.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from typing import Any
 
 import click
 
-from smsc.cli.common import fail, iso_time, now, parse_since, print_json, print_record, print_table, run
+from smsc.cli.common import fail, get_config, iso_time, now, parse_since, print_json, print_record, print_table, run
 from smsc.store import reports
+from smsc.store.admin import CANCELLABLE, RETRYABLE, cancel_message_txn, retry_message_txn
 from smsc.store.schema import STATES
 
 _TIME_FIELDS = ("created_at", "updated_at", "schedule_at", "expires_at", "next_attempt_at", "done_at")
@@ -35,10 +40,7 @@ def message_group() -> None:
 @click.pass_context
 def show(ctx: click.Context, message_id: str, as_json: bool) -> None:
     """Every field of one message (MESSAGE_ID as in submit_sm_resp)."""
-    try:
-        ident = reports.parse_message_id(message_id)
-    except ValueError as e:
-        raise fail(str(e)) from None
+    ident = _message_id(message_id)
     row = run(ctx, "message_show", reports.get_message_txn, ident, readonly=True)
     if row is None:
         raise fail(f"no message {ident}")
@@ -66,6 +68,46 @@ def list_(ctx: click.Context, account: str | None, to: str | None, state: str | 
         print_json(rows)
     else:
         print_table([_for_humans(r) for r in rows], reports.SUMMARY_COLUMNS)
+
+
+def _message_id(text: str) -> int:
+    try:
+        return reports.parse_message_id(text)
+    except ValueError as e:
+        raise fail(str(e)) from None
+
+
+@message_group.command("retry")
+@click.argument("message_id")
+@click.pass_context
+def retry(ctx: click.Context, message_id: str) -> None:
+    """Send a failed, expired, undeliverable or rejected message again, now.
+
+    Attempts and parts restart; a validity that already ended is extended by [intake]
+    default_validity.
+    """
+    ident = _message_id(message_id)
+    validity = get_config(ctx).intake.default_validity
+    change = run(ctx, "message_retry", retry_message_txn, ident, now(), validity)
+    if change.state is None:
+        raise fail(f"no message {ident}")
+    if not change.done:
+        raise fail(f"message {ident} is {change.state}: only {', '.join(RETRYABLE)} messages can be retried")
+    click.echo(f"message {ident} queued again")
+
+
+@message_group.command("cancel")
+@click.argument("message_id")
+@click.pass_context
+def cancel(ctx: click.Context, message_id: str) -> None:
+    """Cancel a message still waiting in the queue (once sent, it is the carrier's)."""
+    ident = _message_id(message_id)
+    change = run(ctx, "message_cancel", cancel_message_txn, ident, now())
+    if change.state is None:
+        raise fail(f"no message {ident}")
+    if not change.done:
+        raise fail(f"message {ident} is {change.state}: only {', '.join(CANCELLABLE)} messages can be cancelled")
+    click.echo(f"message {ident} cancelled")
 
 
 commands = [message_group]

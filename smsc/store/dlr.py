@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from smsc.dlr import ReceiptEvent, esme_receipt
 from smsc.states import final_state
+from smsc.store.bulk import execute_many, insert_rows
 from smsc.store.schema import DELIVERED, FINAL_STATES, dlr_keys, early_receipts, messages, outbox
 
 RECEIPT_COLUMNS = (
@@ -24,6 +25,15 @@ RECEIPT_COLUMNS = (
 )
 
 
+def by_upstream(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Keys grouped per upstream: ``upstream = ? AND remote_id IN (...)`` uses the primary key,
+    where a row-value IN over (upstream, remote_id) pairs makes SQLite scan the whole table."""
+    grouped: dict[str, dict[str, None]] = {}
+    for upstream, remote_id in keys:
+        grouped.setdefault(upstream, {})[remote_id] = None
+    return {upstream: list(ids) for upstream, ids in grouped.items()}
+
+
 def _chunks(items: list, size: int = 400) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -32,18 +42,18 @@ def _chunks(items: list, size: int = 400) -> Iterable[list]:
 def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEvent]) -> dict[str, int]:
     """Apply a batch of receipts; returns counters (matched, early, duplicate, final, owed)."""
     counts = {"matched": 0, "early": 0, "duplicate": 0, "final": 0, "owed": 0}
-    keys = list({(r.upstream, r.remote_id) for r in receipts})
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for chunk in _chunks(keys):
-        query = sa.select(dlr_keys).where(sa.tuple_(dlr_keys.c.upstream, dlr_keys.c.remote_id).in_(chunk))
-        found.update(((r["upstream"], r["remote_id"]), dict(r)) for r in conn.execute(query).mappings())
+    for upstream, remote_ids in by_upstream((r.upstream, r.remote_id) for r in receipts).items():
+        for chunk in _chunks(remote_ids):
+            query = sa.select(dlr_keys).where(dlr_keys.c.upstream == upstream, dlr_keys.c.remote_id.in_(chunk))
+            found.update(((r["upstream"], r["remote_id"]), dict(r)) for r in conn.execute(query).mappings())
     message_ids = list({row["message_id"] for row in found.values()})
     rows: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(message_ids):
         for r in conn.execute(sa.select(*RECEIPT_COLUMNS).where(messages.c.id.in_(chunk))).mappings():
             rows[r["id"]] = dict(r)
     early: list[dict[str, Any]] = []
-    key_updates: list[dict[str, Any]] = []
+    key_updates: list[tuple] = []
     owed: list[dict[str, Any]] = []
     finished: dict[int, dict[str, Any]] = {}
     for receipt in receipts:
@@ -65,44 +75,26 @@ def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEv
                 owed.append(row)
             continue
         key["state"] = state
-        key_updates.append({"k_upstream": key["upstream"], "k_remote_id": key["remote_id"], "k_state": state, "k_now": now})
+        key_updates.append((state, now, key["upstream"], key["remote_id"]))
         message["parts_done"] += 1
         message.setdefault("part_states", []).append(state)
         if message["parts_done"] >= message["segments"]:
             finished[message["id"]] = message
-    if early:
-        conn.execute(early_receipts.insert(), early)
-    if key_updates:
-        conn.execute(
-            dlr_keys.update()
-            .where(dlr_keys.c.upstream == sa.bindparam("k_upstream"), dlr_keys.c.remote_id == sa.bindparam("k_remote_id"))
-            .values(state=sa.bindparam("k_state"), updated_at=sa.bindparam("k_now")),
-            key_updates,
-        )
+    insert_rows(conn, early_receipts, early)
+    execute_many(conn, "UPDATE dlr_keys SET state = ?, updated_at = ? WHERE upstream = ? AND remote_id = ?", key_updates)
     progressed = [m for m in rows.values() if "part_states" in m and m["id"] not in finished]
-    if progressed:
-        conn.execute(
-            messages.update().where(messages.c.id == sa.bindparam("m_id"))
-            .values(parts_done=sa.bindparam("m_done"), updated_at=now),
-            [{"m_id": m["id"], "m_done": m["parts_done"]} for m in progressed],
-        )
-    if finished:
-        updates = []
-        for message in finished.values():
-            state = _overall_state(conn, message)
-            updates.append({"m_id": message["id"], "m_done": message["parts_done"], "m_state": state})
-            row = esme_receipt(message, state, now)
-            if row is not None:
-                owed.append(row)
-        conn.execute(
-            messages.update().where(messages.c.id == sa.bindparam("m_id"))
-            .values(parts_done=sa.bindparam("m_done"), state=sa.bindparam("m_state"), done_at=now, updated_at=now),
-            updates,
-        )
-        counts["final"] = len(updates)
-    if owed:
-        conn.execute(outbox.insert(), owed)
-        counts["owed"] = len(owed)
+    execute_many(conn, "UPDATE messages SET parts_done = ?, updated_at = ? WHERE id = ?",
+                 [(m["parts_done"], now, m["id"]) for m in progressed])
+    updates = []
+    for message in finished.values():
+        state = _overall_state(conn, message)
+        updates.append((message["parts_done"], state, now, now, message["id"]))
+        row = esme_receipt(message, state, now)
+        if row is not None:
+            owed.append(row)
+    execute_many(conn, "UPDATE messages SET parts_done = ?, state = ?, done_at = ?, updated_at = ? WHERE id = ?", updates)
+    counts["final"] = len(updates)
+    counts["owed"] = insert_rows(conn, outbox, owed)
     return counts
 
 

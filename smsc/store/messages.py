@@ -7,47 +7,16 @@ Only QUEUED messages can be cancelled or replaced: once a dispatcher has claimed
 
 from __future__ import annotations
 
-import functools
-from operator import itemgetter
 from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from smsc.store.bulk import insert_rows
 from smsc.store.schema import CANCELLED, QUEUED, messages
 
-_INSERT = messages.insert()
-_COLUMNS = tuple(column.name for column in messages.columns)
-_AS_TUPLE = itemgetter(*_COLUMNS)
-_SQLITE_INSERT = f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES "
-_SQLITE_ROW = f"({', '.join('?' * len(_COLUMNS))})"
-_SQLITE_ROWS_PER_STATEMENT = 32766 // len(_COLUMNS)  # SQLite's limit on bound variables
-
-
-@functools.lru_cache(maxsize=64)
-def _sqlite_insert(n: int) -> str:
-    return _SQLITE_INSERT + ", ".join([_SQLITE_ROW] * n)
-
-
 def insert_messages_txn(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert a whole group commit; rows already carry their ids.
-
-    SQLite: one multi-row INSERT per up to ~1000 rows. The sqlite3 module's executemany
-    releases and re-takes the GIL for every row, and under load each re-take waits for the
-    reactor thread's switch interval: a 180-row commit took 20 ms that way, against ~2 ms as
-    one statement. PostgreSQL goes through Core, whose insertmanyvalues also sends multi-row
-    INSERTs (psycopg2's executemany would be one round trip per row).
-    """
-    if not rows:
-        return 0
-    if conn.dialect.name == "sqlite":
-        step = _SQLITE_ROWS_PER_STATEMENT
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            params = [value for row in chunk for value in _AS_TUPLE(row)]
-            conn.exec_driver_sql(_sqlite_insert(len(chunk)), tuple(params))
-    else:
-        conn.execute(_INSERT, rows)
-    return len(rows)
+    """Insert a whole group commit in a few statements; rows already carry their ids."""
+    return insert_rows(conn, messages, rows)
 
 
 def get_message_txn(conn: sa.Connection, message_id: int, account_id: int | None = None) -> dict[str, Any] | None:

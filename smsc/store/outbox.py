@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from smsc.store.bulk import insert_rows
 from smsc.store.schema import PENDING, outbox
 
 DELIVERED = "DELIVERED"
@@ -38,9 +39,7 @@ def outbox_done_txn(conn: sa.Connection, now: float, delivered: list[int], retry
 
 
 def insert_outbox_txn(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
-    if rows:
-        conn.execute(outbox.insert(), rows)
-    return len(rows)
+    return insert_rows(conn, outbox, rows)
 
 
 def pending_counts_txn(conn: sa.Connection) -> dict[int, int]:

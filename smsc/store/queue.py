@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from smsc.store.bulk import insert_rows
+from smsc.store.dlr import by_upstream
 from smsc.store.outbox import insert_outbox_txn
 from smsc.store.schema import EXPIRED, FAILED, QUEUED, SENDING, SUBMITTED, accounts, dlr_keys, messages
 
@@ -46,6 +48,7 @@ class Requeue:
     parts_sent: int
     upstream: str | None = None
     remote_ids: tuple[tuple[int, str], ...] = ()
+    uncount: bool = False  # it was never handed to an upstream: the claim's attempt does not count
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,18 +106,38 @@ def claim_due_txn(
     return claimed, len(expired)
 
 
-def _insert_dlr_keys(conn: sa.Connection, now: float, upstream: str, message_id: int, remote_ids: tuple) -> list[tuple[str, str]]:
-    if not remote_ids:
-        return []
-    rows = [
+def _dlr_rows(now: float, upstream: str, message_id: int, remote_ids: tuple) -> list[dict[str, Any]]:
+    return [
         {"upstream": upstream, "remote_id": remote_id, "message_id": message_id, "part": part,
          "state": SUBMITTED, "created_at": now, "updated_at": now}
         for part, remote_id in remote_ids
     ]
-    keys = [(upstream, remote_id) for _, remote_id in remote_ids]
-    # newest wins: a modem's MR wraps at 256, a carrier may reuse ids after a long time
-    conn.execute(dlr_keys.delete().where(sa.tuple_(dlr_keys.c.upstream, dlr_keys.c.remote_id).in_(keys)))
-    conn.execute(dlr_keys.insert(), rows)
+
+
+def _insert_dlr_keys(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Write a batch's DLR keys. Newest wins: a modem's MR wraps at 256 and a carrier may reuse
+    ids after a long time, so an old mapping gives way. An upstream may have written the key
+    itself before answering (the modem adapter does, so a status report that beats this commit
+    still matches): a row for the same message and part is kept, with its state."""
+    if not rows:
+        return []
+    latest = {(r["upstream"], r["remote_id"]): r for r in rows}  # a key repeated in the batch: the last one
+    keys = list(latest)
+    for upstream, remote_ids in by_upstream(keys).items():
+        for start in range(0, len(remote_ids), 400):
+            chunk = remote_ids[start : start + 400]
+            existing = sa.select(dlr_keys.c.remote_id, dlr_keys.c.message_id, dlr_keys.c.part).where(
+                dlr_keys.c.upstream == upstream, dlr_keys.c.remote_id.in_(chunk))
+            stale = []
+            for remote_id, message_id, part in conn.execute(existing):
+                new = latest[(upstream, remote_id)]
+                if (new["message_id"], new["part"]) == (message_id, part):
+                    del latest[(upstream, remote_id)]
+                else:
+                    stale.append(remote_id)
+            if stale:
+                conn.execute(dlr_keys.delete().where(dlr_keys.c.upstream == upstream, dlr_keys.c.remote_id.in_(stale)))
+    insert_rows(conn, dlr_keys, list(latest.values()))
     return keys
 
 
@@ -124,20 +147,21 @@ def record_outcomes_txn(
     """Write what upstreams said about claimed messages, and the receipts owed to ESMEs for
     failures. Returns the new DLR keys, so the caller can match receipts that came early."""
     insert_outbox_txn(conn, owed)
-    new_keys: list[tuple[str, str]] = []
+    key_rows: list[dict[str, Any]] = []
     submitted: dict[tuple[str, str | None, int], list[int]] = {}
     for outcome in outcomes:
         if isinstance(outcome, Sent):
-            new_keys += _insert_dlr_keys(conn, now, outcome.upstream, outcome.message_id, outcome.remote_ids)
+            key_rows += _dlr_rows(now, outcome.upstream, outcome.message_id, outcome.remote_ids)
             last_part = outcome.remote_ids[-1][0] if outcome.remote_ids else 0
             submitted.setdefault((outcome.upstream, outcome.route, last_part), []).append(outcome.message_id)
         elif isinstance(outcome, Requeue):
             if outcome.upstream is not None:
-                new_keys += _insert_dlr_keys(conn, now, outcome.upstream, outcome.message_id, outcome.remote_ids)
+                key_rows += _dlr_rows(now, outcome.upstream, outcome.message_id, outcome.remote_ids)
             conn.execute(
                 messages.update().where(messages.c.id == outcome.message_id)
                 .values(state=QUEUED, claimed_by=None, next_attempt_at=outcome.at, error=outcome.error[:200],
-                        parts_sent=outcome.parts_sent, updated_at=now)
+                        parts_sent=outcome.parts_sent, updated_at=now,
+                        attempts=messages.c.attempts - (1 if outcome.uncount else 0))
             )
         else:
             conn.execute(
@@ -145,9 +169,10 @@ def record_outcomes_txn(
                 .values(state=outcome.state, claimed_by=None, error=outcome.error[:200], done_at=now,
                         updated_at=now, upstream=outcome.upstream)
             )
+    new_keys = _insert_dlr_keys(conn, key_rows)
     for (upstream, route, last_part), ids in submitted.items():
         conn.execute(
-            messages.update().where(messages.c.id.in_(ids))
+            messages.update().where(messages.c.id.in_(ids), messages.c.state == SENDING)  # a receipt may have finished it
             .values(state=SUBMITTED, claimed_by=None, upstream=upstream, route=route, parts_sent=last_part,
                     error=None, updated_at=now)
         )

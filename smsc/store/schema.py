@@ -55,7 +55,8 @@ accounts = sa.Table(
 messages = sa.Table(
     "messages",
     metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    # INTEGER on SQLite makes the id the rowid (no second index to maintain per insert)
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
     sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("command", sa.String(16), nullable=False),  # submit_sm | submit_multi | data_sm | cli
@@ -96,7 +97,7 @@ messages = sa.Table(
     # parts the upstream accepted / parts with a final receipt (a long message is done when all are)
     sa.Column("parts_sent", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("parts_done", sa.SmallInteger, nullable=False, server_default="0"),
-    sa.Index("ix_messages_due", "state", "priority", "next_attempt_at"),
+    sa.Index("ix_messages_due", "state", sa.desc("priority"), "next_attempt_at", "id"),  # the claim's order
     sa.Index("ix_messages_account_created", "account_id", "created_at"),
     sa.Index("ix_messages_dest", "dest_addr"),
 )
@@ -158,4 +159,27 @@ outbox = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("delivered_at", sa.Double, nullable=True),
     sa.Index("ix_outbox_pending", "state", "account_id", "next_attempt_at"),
+)
+
+# The modem rack (smsc/store/modems.py). Per-SIM usage, one row per SIM and period ("YYYY-MM-DD"
+# for a day, "YYYY-MM" for a month), so daily and monthly caps survive restarts.
+modem_usage = sa.Table(
+    "modem_usage",
+    metadata,
+    sa.Column("sim", sa.String(32), primary_key=True),  # IMSI (IMEI when the SIM gives none)
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("sent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+# Operator requests from `smsc modem disable|enable|reset NAME`, polled by the engine that drives
+# the modem. ``name`` is what the operator typed (IMEI, IMSI, ICCID or device path).
+modem_controls = sa.Table(
+    "modem_controls",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reset_requested_at", sa.Double, nullable=True),
+    sa.Column("reset_done_at", sa.Double, nullable=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
 )

@@ -15,11 +15,8 @@
 
 from __future__ import annotations
 
-import math
-import typing
 from collections import Counter, deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
@@ -29,81 +26,27 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from protocols.smpp.codec import Pdu
-from protocols.smpp.constants import MessageState, Status, status_name
+from protocols.smpp.constants import Status, status_name
 from protocols.smpp.errors import SmppError
-from protocols.smpp.receipts import is_delivery_receipt, receipt_from_fields, state_name
+from protocols.smpp.receipts import is_delivery_receipt, state_name
 from protocols.smpp.session import SessionSettings
 from smsc.ratelimit import AdaptiveRate
 from smsc.upstreams.base import Accepted, OutboundSms, Outcome, Reject, Retry
 from smsc.upstreams.smpp_bind import SmppBind, UpstreamSession, reconnect_policy
+from smsc.upstreams.smpp_settings import SmppUpstreamSettings, UpstreamEvents
 from smsc.upstreams.smpp_submit import (
-    IdFlavour,
     SourceOverride,
     UnsendableError,
-    normalise_id,
     outcome_for_failure,
     outcome_for_response,
+    receipt_event,
     submit_fields,
 )
 
+__all__ = ["SmppUpstream", "SmppUpstreamSettings", "UpstreamEvents"]
+
 log = Logger()
 EndpointFactory = Callable[[str], IStreamClientEndpoint]
-
-
-@dataclass(frozen=True)
-class SmppUpstreamSettings:
-    """One [[upstreams]] entry of type smpp. Durations in seconds, throughput in msgs/s."""
-
-    name: str
-    endpoint: str                       # Twisted client endpoint: "tcp:host=...:port=..." / "tls:..."
-    system_id: str
-    password: str = field(repr=False)
-    system_type: str = ""
-    address_range: str = ""
-    bind_mode: Literal["transceiver", "tx_rx"] = "transceiver"
-    binds: int = 1                      # transceivers, or transmitter+receiver pairs
-    window: int = 10                    # per bind
-    throughput: float = 0               # whole upstream; 0 = unlimited
-    burst: int | None = None            # token bucket size; None = one second's worth
-    response_timeout: float = 30
-    enquire_link_interval: float = 30
-    reconnect_initial: float = 1
-    reconnect_max: float = 60
-    source_override: str | None = None
-    source_override_ton: int | None = None
-    source_override_npi: int | None = None
-    id_flavour_submit: IdFlavour = "string"
-    id_flavour_receipt: IdFlavour = "string"
-
-    def __post_init__(self) -> None:
-        if self.bind_mode not in ("transceiver", "tx_rx"):
-            raise ValueError(f"upstream {self.name}: bind_mode must be transceiver or tx_rx")
-        if self.binds < 1 or self.window < 1:
-            raise ValueError(f"upstream {self.name}: binds and window must be >= 1")
-        if not (math.isfinite(self.throughput) and self.throughput >= 0):
-            raise ValueError(f"upstream {self.name}: throughput must be >= 0 msgs/s")
-        if self.burst is not None and self.burst < 1:
-            raise ValueError(f"upstream {self.name}: burst must be >= 1")
-        if not 0 < self.reconnect_initial <= self.reconnect_max:
-            raise ValueError(f"upstream {self.name}: need 0 < reconnect_initial <= reconnect_max")
-        for flavour in (self.id_flavour_submit, self.id_flavour_receipt):
-            if flavour not in ("string", "hex", "dec"):
-                raise ValueError(f"upstream {self.name}: id flavour {flavour!r} is not "
-                                 "string, hex or dec")
-
-
-class UpstreamEvents(typing.Protocol):
-    """What the engine does with what a carrier pushes (implemented by the lead's engine)."""
-
-    def receipt(self, upstream: str, remote_id: str, state: int, error_code: int | None
-                ) -> Deferred:
-        """Fires once the receipt is durable; an errback makes the carrier send it again."""
-
-    def mo(self, upstream: str, pdu: Pdu) -> Deferred:
-        """A deliver_sm/data_sm that is not a receipt; same acknowledgement rule."""
-
-    def bound_changed(self, upstream: str) -> None:
-        """A bind came up or went down: wake the dispatcher."""
 
 
 class _Waiting:
@@ -179,22 +122,36 @@ class SmppUpstream(MultiService):
         return [s for s in self._tx if s.can_transmit]
 
     def is_usable(self) -> bool:
-        return any(s.can_transmit for s in self._tx)
+        for session in self._tx:  # called per routing decision: a plain loop, no generator
+            if session.can_transmit:
+                return True
+        return False
 
     def window_total(self) -> int:
-        return sum(s.send_window for s in self._live())
+        return self._window()[0]
 
     def in_flight(self) -> int:
-        return sum(s.in_flight for s in self._live())
+        return self._window()[1]
+
+    def _window(self) -> tuple[int, int]:
+        """(window, in flight) over live transmitters; called per message, so one loop."""
+        total = used = 0
+        for session in self._tx:
+            if session.can_transmit:
+                total += session.send_window
+                used += session.in_flight
+        return total, used
 
     def load(self) -> float:
-        total = self.window_total()
+        total, used = self._window()
         if not total:
             return 1.0
-        return min(1.0, (self.in_flight() + len(self._waiting)) / total)
+        return min(1.0, (used + len(self._waiting)) / total)
 
     def capacity(self) -> int:
-        return max(0, self.window_total() - self.in_flight() - len(self._waiting))
+        total, used = self._window()
+        free = total - used - len(self._waiting)
+        return free if free > 0 else 0
 
     def send(self, sms: OutboundSms) -> Deferred:
         if not self.is_usable():
@@ -324,6 +281,9 @@ class SmppUpstream(MultiService):
     # ------------------------------------------------------------------ binds (BindListener)
 
     def bind_up(self, bind: SmppBind, session: UpstreamSession) -> None:
+        if self._stopping:  # a reconnect that raced stopService: leave at once
+            session.unbind()
+            return
         if bind.binds_ok > 1:
             self.reconnects += 1
         if bind.can_transmit:
@@ -343,7 +303,7 @@ class SmppUpstream(MultiService):
         self._notify()
 
     def bind_failed(self, bind: SmppBind, failure: Failure) -> None:
-        pass  # counted on the bind; health() reads it
+        pass  # counted on the bind (state "refused", bind_failures); healthy() reads it
 
     def _notify(self) -> None:
         try:
@@ -365,24 +325,17 @@ class SmppUpstream(MultiService):
         return self._ack(maybeDeferred(self.events.mo, self.name, pdu), "MO")
 
     def _receipt(self, pdu: Pdu) -> Deferred | dict:
-        receipt = receipt_from_fields(pdu.params, pdu.tlvs)
-        if receipt is None:
+        event = receipt_event(pdu.params, pdu.tlvs, self.settings.id_flavour_receipt)
+        if event is None:
             self.receipts["no_id"] += 1
             log.warn("upstream {upstream}: receipt without a message id ignored: {pdu!r}",
                      upstream=self.name, pdu=pdu)
             return {}
-        remote_id, ok = normalise_id(receipt.message_id, self.settings.id_flavour_receipt)
-        if not ok:
+        if not event.flavour_ok:
             self.id_flavour_mismatches += 1
-        state = receipt.state if receipt.state is not None else MessageState.UNKNOWN
-        error: int | None = None
-        if receipt.text is not None and receipt.text.error_code is not None:
-            error = receipt.text.error_code
-        elif receipt.network_error is not None:
-            error = receipt.network_error[1]
-        self.receipts[state_name(state)] += 1
-        d = maybeDeferred(self.events.receipt, self.name, remote_id, int(state), error)
-        return self._ack(d, "receipt")
+        self.receipts[state_name(event.state)] += 1
+        return self._ack(maybeDeferred(self.events.receipt, self.name, event.remote_id,
+                                       event.state, event.error_code), "receipt")
 
     def _ack(self, d: Deferred, what: str) -> Deferred:
         def failed(failure: Failure) -> None:

@@ -1,5 +1,6 @@
-"""Pure mapping between our contract and SMPP: OutboundSms -> submit_sm fields, and
-submit_sm_resp / session failures -> Accepted | Retry | Reject. No I/O, so it is tested by table.
+"""Pure mapping between our contract and SMPP: OutboundSms -> submit_sm fields,
+submit_sm_resp / session failures -> Accepted | Retry | Reject, and a receipt deliver_sm ->
+what the engine is told. No I/O, so it is tested by table.
 
 The upstream reports the raw cause; :class:`smsc.retry.RetryPolicy` makes the final decision.
 The Retry/Reject split here is this upstream's own view: the statuses Kannel and the SMPP
@@ -16,9 +17,9 @@ from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 
 from protocols.smpp.codec import PduError, decode_tlvs
-from protocols.smpp.constants import ESM_CLASS_UDHI, TLV_BY_TAG, Status, status_name
+from protocols.smpp.constants import ESM_CLASS_UDHI, TLV_BY_TAG, MessageState, Status, status_name
 from protocols.smpp.errors import ProtocolError, ResponseTimeout, SmppError
-from protocols.smpp.receipts import canonical_id
+from protocols.smpp.receipts import canonical_id, receipt_from_fields
 from protocols.smpp.times import format_smpp_time
 from smsc.upstreams.base import Accepted, OutboundSms, Outcome, Reject, Retry
 
@@ -132,3 +133,29 @@ def outcome_for_failure(failure: Failure, response_timeout: float) -> Outcome:
         return Reject(f"submit_sm does not encode: {failure.getErrorMessage()}")
     return Retry(f"submit failed: {failure.getErrorMessage()}", cause="internal_error",
                  try_other_upstream=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptEvent:
+    remote_id: str            # canonical, per the receipt id flavour (as sent if it did not fit)
+    state: int                # message_state; UNKNOWN when the receipt names none we know
+    error_code: int | None    # err: from the text, else the network_error_code's code
+    flavour_ok: bool
+
+
+def receipt_event(params: dict[str, Any], tlvs: dict[str, Any], flavour: IdFlavour
+                  ) -> ReceiptEvent | None:
+    """What to tell the engine about a receipt deliver_sm/data_sm; None without an id."""
+    receipt = receipt_from_fields(params, tlvs)
+    if receipt is None:
+        return None
+    remote_id, ok = normalise_id(receipt.message_id, flavour)
+    state = receipt.state if receipt.state is not None else MessageState.UNKNOWN
+    error: int | None = None
+    if receipt.text is not None and receipt.text.error_code is not None:
+        error = receipt.text.error_code
+    elif receipt.err is not None and receipt.err.isdigit():  # the TLV fast path keeps err raw
+        error = int(receipt.err)
+    elif receipt.network_error is not None:
+        error = receipt.network_error[1]
+    return ReceiptEvent(remote_id, int(state), error, ok)

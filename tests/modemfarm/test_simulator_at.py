@@ -220,3 +220,23 @@ def test_loopback_unplug_fails_the_command_in_flight():
     assert link.wait(d).check(AtDisconnected)
     link.advance(10.0)
     assert link.modem.sent == [] and link.modem.unplugged
+
+
+def test_double_echo_is_tolerated():
+    """When firmware echoes each command twice (ATE0\\rATE0\\r), the response is still clean."""
+    link = SimLink()
+    link.modem.inject_fault("double_echo")
+    response = link.cmd("AT+CSQ")
+    assert response.lines == ["+CSQ: 20,99"] and response.echoed
+    assert b"AT+CSQ\rAT+CSQ\r" in b"".join(link.raw)
+
+
+def test_sms_not_ready_until_the_sms_ready_urc():
+    """When SMS is not ready after boot (SIMCom), SMS commands fail CMS 500 until "SMS Ready"."""
+    link = SimLink()
+    link.ok("ATE0")
+    link.modem.inject_fault("sms_not_ready", seconds=3.0)
+    assert link.cmd("AT+CPMS?").value.code == 500
+    link.advance(3.1)
+    assert any(u.name == "SMS Ready" for u in link.urcs)
+    assert link.ok("AT+CPMS?")[0].startswith("+CPMS:")

@@ -178,8 +178,9 @@ def test_receipt_after_delay_with_text_and_tlvs() -> None:
                                                                          "ACME")
     receipt = receipt_from_fields(dlr.params, dlr.tlvs)
     assert receipt.message_id == resp.params["message_id"]
-    assert receipt.state == MessageState.DELIVERED and receipt.text.stat == "DELIVRD"
-    assert receipt.text.text == "hello world" and receipt.text.err == "000"
+    assert receipt.state == MessageState.DELIVERED and receipt.stat == "DELIVRD" and receipt.err == "000"
+    text = parse_receipt_text(dlr.params["short_message"])
+    assert (text.id, text.stat, text.text, text.err) == (resp.params["message_id"], "DELIVRD", "hello world", "000")
     assert dlr.tlvs["message_state"] == MessageState.DELIVERED
     peer.ack([dlr])
     assert (sim.counters.receipts_sent, sim.counters.receipts_by_state) == (1, {"DELIVRD": 1})

@@ -61,14 +61,19 @@ class CountingEsme:
         self.client.connect()
         self.client.bind_transceiver(system_id=system_id, password=password)
         self.accepted: list[str] = []
+        self.dest_of: dict[str, str] = {}  # our message id -> destination it was submitted to
+        self._dest_of_seq: dict[int, str] = {}
         self.errors: list[int] = []
         self.receipts: dict[str, str] = {}  # our message id -> stat
         self.receipt_count = 0
+        self.duplicate_receipts = 0
         self.mo: list[tuple[str, bytes]] = []
 
     def _sent(self, pdu: Any, **_: Any) -> None:
         if int(pdu.status) == 0:
-            self.accepted.append(pdu.message_id.decode())
+            message_id = pdu.message_id.decode()
+            self.accepted.append(message_id)
+            self.dest_of[message_id] = self._dest_of_seq.pop(pdu.sequence, "")
 
     def _error(self, pdu: Any) -> None:
         self.errors.append(int(pdu.status))
@@ -77,6 +82,8 @@ class CountingEsme:
         if int(pdu.esm_class) & 0x04:
             text = pdu.short_message.decode()
             fields = dict(part.split(":", 1) for part in text.split(" ") if ":" in part)
+            if fields["id"] in self.receipts:
+                self.duplicate_receipts += 1
             self.receipts[fields["id"]] = fields.get("stat", "")
             self.receipt_count += 1
         else:
@@ -84,11 +91,12 @@ class CountingEsme:
         return smpplib.consts.SMPP_ESME_ROK
 
     def submit(self, dest: str, text: str = "hello", registered_delivery: int = 1) -> None:
-        self.client.send_message(
+        pdu = self.client.send_message(
             source_addr_ton=5, source_addr_npi=0, source_addr="Shop", dest_addr_ton=1, dest_addr_npi=1,
             destination_addr=dest, short_message=text.encode(), data_coding=0,
             registered_delivery=registered_delivery,
         )
+        self._dest_of_seq[pdu.sequence] = dest
 
     def submit_many(self, dests: list[str], window: int = 50) -> None:
         """Submit all, never more than ``window`` unanswered (as a well-behaved ESME does)."""

@@ -4,6 +4,7 @@ binds refused for a while, and a clean stop."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Callable
 
 import pytest
@@ -81,7 +82,8 @@ class UpstreamLoopbackTests(unittest.TestCase):
 
     def test_accepted_then_receipt_with_matching_ids(self) -> Deferred:
         """When the carrier answers with hex ids and sends decimal ids in receipts, the
-        Accepted id and the receipt id are the same canonical id, the receipt after it."""
+        Accepted id and the receipt id are the same canonical id, the receipt after it, and
+        the socket has TCP_NODELAY."""
         async def run() -> None:
             up = await self.start(SimulatorSettings(
                 system_id="us", password="pw", id_flavour="hex", receipt_id_flavour="dec",
@@ -98,6 +100,8 @@ class UpstreamLoopbackTests(unittest.TestCase):
                                                          if e[0] == "receipt"))
             assert first_receipt == 5  # all five Accepted came first
             assert up.stats()["submits"] == {"ESME_ROK": 5}
+            sock = up.binds[0].session.transport.getHandle()  # LESSONS 1, through the gate too
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         return defer.ensureDeferred(run())
 
     def test_receipt_before_submit_resp_on_tx_rx(self) -> Deferred:

@@ -23,11 +23,14 @@ from protocols.smpp.constants import Status
 from protocols.smpp.errors import ProtocolError, ResponseTimeout, SmppError
 from smsc.upstreams.base import Accepted, OutboundSms, Reject, Retry, Upstream
 from smsc.upstreams.smpp import SmppUpstream, SmppUpstreamSettings
+from smsc.upstreams.smpp_bind import reconnect_policy
 from smsc.upstreams.smpp_submit import (
+    ReceiptEvent,
     SourceOverride,
     UnsendableError,
     outcome_for_failure,
     outcome_for_response,
+    receipt_event,
     submit_fields,
 )
 
@@ -148,6 +151,52 @@ def test_outcome_for_failure(label, error, kind, cause) -> None:
     assert type(outcome) is kind and outcome.cause == cause
     if label == "timeout":
         assert "unknown" in outcome.reason and outcome.try_other_upstream
+
+
+RECEIPT_CASES = [
+    ("text, hex flavour", {"short_message": b"id:00FF stat:UNDELIV err:034"}, {}, "hex",
+     ReceiptEvent("255", 5, 34, True)),
+    ("tlvs win over text", {"short_message": b"id:1 stat:DELIVRD err:000"},
+     {"receipted_message_id": "2", "message_state": 3}, "string", ReceiptEvent("2", 3, 0, True)),
+    ("tlvs only, network error", {"short_message": b""},
+     {"receipted_message_id": "0042", "message_state": 5, "network_error_code": b"\x03\x00\x0b"},
+     "dec", ReceiptEvent("42", 5, 11, True)),
+    ("unknown stat is UNKNOWN", {"short_message": b"id:9 stat:WHATEVER"}, {}, "string",
+     ReceiptEvent("9", 7, None, True)),
+    ("id not of the flavour kept", {"short_message": b"id:xyz stat:DELIVRD"}, {}, "dec",
+     ReceiptEvent("xyz", 2, None, False)),
+    ("no id", {"short_message": b"stat:DELIVRD"}, {}, "string", None),
+]
+
+
+@pytest.mark.parametrize("label,params,tlvs,flavour,event", RECEIPT_CASES,
+                         ids=[c[0] for c in RECEIPT_CASES])
+def test_receipt_event(label, params, tlvs, flavour, event) -> None:
+    """When a receipt deliver_sm arrives, the engine is told the canonical id, the state and
+    the error code, whichever form (text, TLVs, both) the carrier used."""
+    assert receipt_event({"esm_class": 0x04, **params}, tlvs, flavour) == event
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"bind_mode": "both"}, "bind_mode"), ({"window": 0}, "window"),
+    ({"throughput": -1}, "throughput"), ({"reconnect_initial": 0}, "reconnect"),
+    ({"id_flavour_receipt": "octal"}, "flavour"), ({"burst": 0}, "burst"),
+], ids=["bind_mode", "window", "throughput", "reconnect", "flavour", "burst"])
+def test_settings_refuse_bad_values(change, message) -> None:
+    """When a setting is out of range, the error names the upstream and the setting."""
+    with pytest.raises(ValueError, match=message) as info:
+        SmppUpstreamSettings(**{"name": "c1", "endpoint": "tcp:host=h:port=1", "system_id": "s",
+                                "password": "p", **change})
+    assert "c1" in str(info.value)
+
+
+def test_reconnect_policy_grows_caps_and_spreads() -> None:
+    """When binds keep failing, the delay doubles from the initial value up to the maximum,
+    spread +-20% by the random draw."""
+    middle = reconnect_policy(1, 8, lambda: 0.5)
+    assert [middle(n) for n in range(1, 7)] == [1, 2, 4, 8, 8, 8]
+    assert reconnect_policy(1, 8, lambda: 0.0)(3) == pytest.approx(3.2)
+    assert reconnect_policy(1, 8, lambda: 0.999999)(4) == pytest.approx(9.6, rel=1e-5)
 
 
 # --------------------------------------------------------------------- fakes

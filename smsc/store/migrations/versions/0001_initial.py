@@ -33,7 +33,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "messages",
-        sa.Column("id", sa.BigInteger, autoincrement=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), autoincrement=False),
         sa.Column("account_id", sa.Integer, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("command", sa.String(16), nullable=False),
@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_messages"),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name="fk_messages_account_id_accounts"),
     )
-    op.create_index("ix_messages_due", "messages", ["state", "priority", "next_attempt_at"])
+    op.create_index("ix_messages_due", "messages", ["state", sa.text("priority DESC"), "next_attempt_at", "id"])
     op.create_index("ix_messages_account_created", "messages", ["account_id", "created_at"])
     op.create_index("ix_messages_dest", "messages", ["dest_addr"])
     op.create_table(
