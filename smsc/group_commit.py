@@ -40,7 +40,7 @@ class GroupCommitter:
         self._max_in_flight = max_in_flight
         self._on_batch = on_batch
         self._entries: list[list[dict[str, Any]]] = []  # one list per add: never split by a batch
-        self._waiters: list[Deferred] = []
+        self._waiters: list[tuple[Deferred, Any]] = []
         self._in_flight = 0
         self._scheduled = False
 
@@ -48,15 +48,16 @@ class GroupCommitter:
     def pending(self) -> int:
         return len(self._entries)
 
-    def add(self, row: dict[str, Any]) -> Deferred:
-        """Queue ``row``; the Deferred fires (None) once it is committed, or errbacks."""
-        return self.add_many([row])
+    def add(self, row: Any, answer: Any = None) -> Deferred:
+        """Queue ``row``; the Deferred fires once it is committed (with ``answer`` when given,
+        else what the transaction returned: saves the caller a callback per item), or errbacks."""
+        return self.add_many([row], answer)
 
-    def add_many(self, rows: list[dict[str, Any]]) -> Deferred:
+    def add_many(self, rows: list[Any], answer: Any = None) -> Deferred:
         """Queue rows that must commit together (one submit_multi); one Deferred for all."""
         waiter: Deferred = Deferred()
         self._entries.append(rows)
-        self._waiters.append(waiter)
+        self._waiters.append((waiter, answer))
         if not self._scheduled and self._in_flight < self._max_in_flight:
             self._scheduled = True
             self._clock.callLater(0, self._flush)
@@ -74,14 +75,14 @@ class GroupCommitter:
             d = self._run_interaction(self._desc, self._txn, rows)
             d.addBoth(self._committed, waiters)
 
-    def _committed(self, result: Any, waiters: list[Deferred]) -> None:
+    def _committed(self, result: Any, waiters: list[tuple[Deferred, Any]]) -> None:
         self._in_flight -= 1
         if isinstance(result, Failure):
-            for waiter in waiters:
+            for waiter, _ in waiters:
                 waiter.errback(result)
         else:
-            for waiter in waiters:
-                waiter.callback(result)
+            for waiter, answer in waiters:
+                waiter.callback(result if answer is None else answer)
             if self._on_committed is not None:
                 self._on_committed()
         if self._entries and not self._scheduled:

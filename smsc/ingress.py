@@ -141,8 +141,7 @@ class Ingress:
             raise SmppError(Status.ESME_RTHROTTLED, "account throughput exceeded")
         message_id = self._ids.next()
         row = message_row(pdu, binding.account, self._clock.seconds(), self._limits, message_id)
-        reply = {"message_id": str(message_id)}
-        return self._committer.add(row).addCallback(lambda _: reply)
+        return self._committer.add(row, {"message_id": str(message_id)})
 
     def _submit_multi(self, session: Any, pdu: Any) -> Deferred:
         binding: AccountBinding = session.principal
@@ -170,8 +169,7 @@ class Ingress:
         multi_id = rows[0]["id"]
         for row in rows:
             row["multi_id"] = multi_id
-        reply = {"message_id": str(multi_id), "unsuccess_sme": unsuccess}
-        return self._committer.add_many(rows).addCallback(lambda _: reply)
+        return self._committer.add_many(rows, {"message_id": str(multi_id), "unsuccess_sme": unsuccess})
 
     def _own_message(self, binding: AccountBinding, message_id: str) -> int:
         try:

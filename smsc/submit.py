@@ -7,6 +7,7 @@ for counting segments (the upstream chosen later decides the final encoding and 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,12 @@ class IntakeLimits:
     max_parts: int = 10
     default_validity: float = 48 * 3600.0
     max_validity: float = 7 * 24 * 3600.0
+
+
+@functools.lru_cache(maxsize=8)
+def _profile(max_parts: int) -> TextProfile:
+    """The default profile for counting segments at intake (built once: it is validated)."""
+    return TextProfile(max_parts=max_parts)
 
 
 def _fail(status: int, why: str) -> SmppError:
@@ -88,8 +95,8 @@ def message_content(pdu: Pdu, esm_class: int, data_coding: int, limits: IntakeLi
         if body:
             raise _fail(Status.ESME_ROPTPARNOTALLWD, "both short_message and message_payload given")
         body = payload
-    sar = [pdu.tlvs.get(name) for name in SAR_TLVS]
-    if any(v is not None for v in sar):
+    sar = [pdu.tlvs.get(name) for name in SAR_TLVS] if pdu.tlvs else [None, None, None]
+    if sar[0] is not None or sar[1] is not None or sar[2] is not None:
         if any(v is None for v in sar):
             raise _fail(Status.ESME_RMISSINGOPTPARAM, "sar_* TLVs must come together")
         _ref, total, seq = sar
@@ -112,7 +119,7 @@ def message_content(pdu: Pdu, esm_class: int, data_coding: int, limits: IntakeLi
         segments = 1 if len(body) <= 140 else -(-len(body) // 134)
     else:
         try:
-            segments = plan(text, TextProfile(max_parts=limits.max_parts)).segments
+            segments = plan(text, _profile(limits.max_parts)).segments
         except TooManyParts as exc:
             raise _fail(Status.ESME_RINVMSGLEN, str(exc)) from None
     if segments > limits.max_parts:

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
+from twisted.trial._synctest import SynchronousTestCase
 
 from tests.pg import database_in_shared_cluster
+
+# trial's mktemp() makes directories under the current directory (the repo, under pytest):
+# keep them in one temporary tree instead, removed when the run ends.
+_TRIAL_BASE = tempfile.mkdtemp(prefix="smsc-trial-")
+atexit.register(shutil.rmtree, _TRIAL_BASE, True)
+
+
+def _mktemp(self: SynchronousTestCase) -> str:
+    return os.path.join(tempfile.mkdtemp(dir=_TRIAL_BASE), "tmp")
+
+
+SynchronousTestCase.mktemp = _mktemp
 
 
 @pytest.fixture

@@ -103,8 +103,8 @@ messages = sa.Table(
 )
 
 # The DLR map: one row per part an upstream accepted, keyed as the upstream will name it in its
-# receipt. Modems use remote_id "<mr>:<recipient>" under upstream "<pool>:<imei>"; the MR wraps
-# at 256, so a new submission with the same key replaces the old mapping (newest wins).
+# receipt. Modems use remote_id "<imei>:<mr>:<recipient digits>" under the pool's name; the MR
+# wraps at 256, so a new submission with the same key replaces the old mapping (newest wins).
 dlr_keys = sa.Table(
     "dlr_keys",
     metadata,
