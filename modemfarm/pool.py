@@ -177,9 +177,22 @@ class ModemPool:
         if self._pump_call is not None and self._pump_call.active():
             self._pump_call.cancel()
         self._pump_call = None
-        busy: set[str] = set()
         next_wake: float | None = None
+        ready: set[str] = set()
+        for modem in self.modems:
+            if modem.imei and modem.available:
+                bucket = self._bucket(modem.imei)
+                if bucket.ready():
+                    ready.add(modem.imei)
+                else:
+                    wait = bucket.wait_time()
+                    next_wake = wait if next_wake is None else min(next_wake, wait)
+        # Only a modem free now can take a waiter: a saturated rack (every modem busy or out of
+        # tokens, the steady state under load) costs O(modems) per pump, not O(waiters x modems).
+        busy: set[str] = set()
         for waiter in list(self._waiting):
+            if not ready - busy:
+                break
             if waiter not in self._waiting:
                 continue  # dispatched by a nested pump (a send that completed at once)
             modem, wake = self._pick(waiter.sms, len(waiter.pdus), busy)

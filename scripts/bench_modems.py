@@ -10,7 +10,7 @@ dispatcher, DB threads) and of the simulator process. Status reports are read an
 receipts during the window, as in production.
 
     .venv/bin/python scripts/bench_modems.py [--count 64] [--duration 60] [--rate 10]
-        [--latency 3] [--steps 8,16,32,64]
+        [--latency 3] [--steps 8,16,32,64] [--profile]
 
 Figures are provisional on a shared 2-core machine.
 """
@@ -18,7 +18,9 @@ Figures are provisional on a shared 2-core machine.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import resource
 import subprocess
 import sys
@@ -126,7 +128,13 @@ async def run(args: argparse.Namespace) -> None:
             await task.deferLater(reactor, 8, lambda: None)  # warm-up: every modem busy, tokens spent
             sent0, receipts0 = upstream.counts["accepted"], upstream.counts["receipts"]
             cpu0, sim0, t0 = own_cpu(), process_cpu(proc.pid), time.monotonic()
+            profiler = cProfile.Profile() if args.profile and n == args.steps[-1] else None
+            if profiler is not None:
+                profiler.enable()
             await task.deferLater(reactor, args.duration, lambda: None)
+            if profiler is not None:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             elapsed = time.monotonic() - t0
             sent = upstream.counts["accepted"] - sent0
             cpu = (own_cpu() - cpu0) / elapsed
@@ -152,6 +160,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=3.0, help="median seconds from PDU to +CMGS")
     parser.add_argument("--report-delay", type=float, default=2.0, help="median seconds to the status report")
     parser.add_argument("--steps", default="8,16,32,64", help="healthy modems per step")
+    parser.add_argument("--profile", action="store_true", help="cProfile the reactor thread during the last step")
     args = parser.parse_args()
     args.steps = [min(int(s), args.count) for s in args.steps.split(",")]
     task.react(lambda _r: defer.Deferred.fromCoroutine(run(args)))

@@ -139,7 +139,7 @@ class Engine(MultiService):
 
         # intake: the SMPP server, whose submits are group-committed then acknowledged
         self.committer = GroupCommitter(
-            run, reactor, max_batch=config.intake.max_batch, max_in_flight=1 if db.is_sqlite else 2,
+            run, reactor, max_batch=config.intake.max_batch, max_in_flight=1 if db.is_sqlite else 4,
             on_batch=metrics.commit_batch, on_committed=self.dispatcher.wake,
         )
         server = config.smpp_server

@@ -117,6 +117,8 @@ def message_content(pdu: Pdu, esm_class: int, data_coding: int, limits: IntakeLi
         return body, text, 1  # one part of a message the ESME split itself
     if text is None:
         segments = 1 if len(body) <= 140 else -(-len(body) // 134)
+    elif coding == 0 and len(body) <= 160:
+        segments = 1  # GSM 7-bit as sent: one septet per octet, escapes included; fits one SMS
     else:
         try:
             segments = plan(text, _profile(limits.max_parts)).segments

@@ -3,13 +3,14 @@
 Core's per-row parameter processing costs ~30 µs a row on SQLite and ~100 µs on PostgreSQL
 (insertmanyvalues), and the sqlite3 module's executemany hands the GIL back and forth for every
 row: on the hot path that was most of the database time. SQLite gets multi-row statements built
-once per batch size; PostgreSQL gets psycopg2's execute_values for inserts and execute_batch for
-updates (its plain executemany is one round trip per row).
+once per batch size; PostgreSQL gets COPY for inserts and psycopg2's execute_batch for updates
+(its plain executemany is one round trip per row).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 from operator import itemgetter
 from typing import Any, Sequence
 
@@ -31,20 +32,40 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
     columns = tuple(rows[0])
     values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     if conn.dialect.name != "sqlite":
-        from psycopg2.extras import execute_values
-
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            execute_values(cursor, f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES %s",
-                           [values(row) for row in rows], page_size=1000)
-        finally:
-            cursor.close()
+        _copy_into(conn, table, columns, [values(row) for row in rows])
         return len(rows)
     step = SQLITE_MAX_VARIABLES // len(columns)
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         conn.exec_driver_sql(_sqlite_insert(table, columns, len(chunk)), tuple(v for row in chunk for v in values(row)))
     return len(rows)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    """One field in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\\\x" + bytes(value).hex()  # bytea hex, its backslash escaped for COPY
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _copy_into(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """COPY ... FROM STDIN: ~10x less Python per row than any INSERT form (measured 115 µs a
+    row with execute_values, whose per-value adaptation dominates, against ~12 µs)."""
+    text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
+    finally:
+        cursor.close()
 
 
 def execute_many(conn: sa.Connection, sql: str, params: Sequence[tuple]) -> None:

@@ -177,3 +177,18 @@ def test_unmatched_early_receipts_expire(engine):
     """An early receipt whose message never shows up is purged after the grace period."""
     run(engine, apply_receipts_txn, NOW, [ReceiptEvent("c", "ghost", DELIVERED)])
     assert run(engine, expire_early_receipts_txn, NOW + 1) == 1
+
+
+def test_bulk_insert_round_trips_awkward_values(engine):
+    """Text with tabs, newlines, backslashes and emoji, binary bodies with NUL and ESC, NULLs and
+    floats come back exactly (PostgreSQL inserts go through COPY's text format)."""
+    text = "tab\there\nnew line \\ back\\slash \\N not null 😀 \r"
+    body = b"\x00\x1b\\x41\t\n\xff"
+    run(engine, insert_messages_txn, [row(1, text=text, body=body, tlvs=b"\x00\x01\x00", expires_at=1.0 / 3),
+                                      row(2, text=None, schedule_at=None)])
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(messages.c.text, messages.c.body, messages.c.tlvs, messages.c.expires_at)
+                           .where(messages.c.id == 1)).one()
+        null_text = conn.execute(sa.select(messages.c.text).where(messages.c.id == 2)).scalar()
+    assert (got.text, bytes(got.body), bytes(got.tlvs), got.expires_at) == (text, body, b"\x00\x01\x00", 1.0 / 3)
+    assert null_text is None
