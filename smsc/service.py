@@ -39,6 +39,7 @@ from smsc.wiring import SimulatedRack, build_modem_pool, build_policy, build_rou
 
 log = Logger()
 HOUSEKEEPING_INTERVAL = 10.0
+CHECKPOINT_INTERVAL = 1.0
 OUTBOX_KEEP = 7 * 86400.0
 
 
@@ -170,6 +171,8 @@ class Engine(MultiService):
         self.metrics_port: Any = None
         self._housekeeping = LoopingCall(self.housekeeping)
         self._housekeeping.clock = reactor
+        self._checkpoints = LoopingCall(self._checkpoint)
+        self._checkpoints.clock = reactor
 
     def start(self) -> Deferred:
         """Ordered start-up; the Deferred fails with the first error."""
@@ -190,6 +193,12 @@ class Engine(MultiService):
             self.metrics_port = await start_metrics_server(self.metrics, self.config.metrics.listen, self.reactor)
             log.info("metrics on {address}", address=self.metrics_port.getHost())
         self._housekeeping.start(HOUSEKEEPING_INTERVAL, now=False)
+        if self.db.is_sqlite:
+            self._checkpoints.start(CHECKPOINT_INTERVAL, now=False)
+
+    def _checkpoint(self) -> Deferred | None:
+        d = self.db.checkpoint()
+        return d.addErrback(lambda f: log.failure("WAL checkpoint failed", f)) if d is not None else None
 
     def housekeeping(self) -> Deferred:
         """Receipts that came early and whose key has landed since; old rows purged."""
@@ -205,8 +214,9 @@ class Engine(MultiService):
         return d.addErrback(lambda f: log.failure("housekeeping failed", f))
 
     def stopService(self) -> Deferred | None:
-        if self._housekeeping.running:
-            self._housekeeping.stop()
+        for loop in (self._housekeeping, self._checkpoints):
+            if loop.running:
+                loop.stop()
         if self.metrics_port is not None:
             self.metrics_port.stopListening()
             self.metrics_port = None

@@ -289,10 +289,13 @@ class ModemUpstream(Service):
 
     # ------------------------------------------------------------------ operator controls
 
-    def find(self, name: str) -> list[Any]:
-        """Modems an operator's NAME means: IMEI, IMSI, ICCID, device path or its file name."""
-        return [m for m in self.pool.modems
-                if name in (m.imei, m.imsi, m.iccid, m.path, os.path.basename(m.path))]
+    def names(self) -> dict[str, list[Any]]:
+        """Modems by every NAME an operator may use: IMEI, IMSI, ICCID, device path, file name."""
+        index: dict[str, list[Any]] = {}
+        for m in self.pool.modems:
+            for key in {m.imei, m.imsi, m.iccid, m.path, os.path.basename(m.path)} - {None, ""}:
+                index.setdefault(key, []).append(m)
+        return index
 
     def poll_controls(self) -> Deferred | None:
         if self._polling:
@@ -306,8 +309,9 @@ class ModemUpstream(Service):
 
     def apply_controls(self, rows: list[dict[str, Any]]) -> Deferred | None:
         done = []
+        index = self.names()
         for row in rows:
-            for modem in self.find(row["name"]):
+            for modem in index.get(row["name"], ()):
                 if row["disabled"] and modem.state is not ModemState.DISABLED:
                     log.info("modem {imei} disabled by the operator", imei=modem.imei)
                     modem.disable()

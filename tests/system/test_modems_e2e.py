@@ -90,13 +90,11 @@ class ModemEndToEndMixin:
             return ok, esme
 
         ok, esme = await deferToThread(scenario)
-        if not ok:
-            print(await self.query(sa.select(dlr_keys)))
-            print(await self.query(sa.select(messages.c.id, messages.c.state, messages.c.segments, messages.c.parts_sent, messages.c.parts_done)))
-            from smsc.store.schema import early_receipts
-            print(await self.query(sa.select(early_receipts)))
-            for m in self.farm.sent(): print(m.imei, m.mr, m.destination, m.reports, m.at)
-        self.assertTrue(ok, f"accepted {len(esme.accepted)}, errors {esme.errors}, receipts {esme.receipt_count}")
+        if not ok:  # say where it stopped: messages and keys as the database has them
+            rows = await self.query(sa.select(messages.c.id, messages.c.state, messages.c.parts_sent, messages.c.parts_done))
+            keys = await self.query(sa.select(dlr_keys.c.remote_id, dlr_keys.c.message_id, dlr_keys.c.state))
+            self.fail(f"accepted {len(esme.accepted)}, errors {esme.errors}, receipts {esme.receipt_count}; "
+                      f"messages {rows}; keys {keys}")
         self.assertEqual(set(esme.receipts), set(esme.accepted), "every receipt carries the id we gave at submit")
         self.assertEqual(set(esme.receipts.values()), {"DELIVRD"})
         sent = self.farm.sent()
