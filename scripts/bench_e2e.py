@@ -51,13 +51,22 @@ def run_carriers(ports: list[int], delay: float) -> None:
     from protocols.smpp.simulator_settings import SimulatorSettings
     from protocols.smpp.session import SessionSettings as Settings
 
+    sims = []
     for index, port in enumerate(ports):
         sim = UpstreamSimulator(reactor, SimulatorSettings(
             system_id=f"car{index}", password="pw", receipt_delay=delay, record="counters",
             deliver_window=500, query_memory=0, tick=0.02), random.Random(index))
         settings = Settings(window=1000, response_timeout=30, enquire_link_interval=30, inactivity_timeout=600)
         reactor.listenTCP(port, sim.factory(settings), interface="127.0.0.1")
-    signal.signal(signal.SIGTERM, lambda *_: reactor.stop())
+        sims.append(sim)
+
+    def report() -> None:
+        for n, sim in enumerate(sims):
+            c = sim.counters
+            print(f"carrier {n}           {c.submits} submits, {c.receipts_sent} receipts sent, "
+                  f"{c.push_failures} receipt pushes refused or unanswered (re-sent later)", file=sys.stderr)
+
+    reactor.addSystemEventTrigger("before", "shutdown", report)
     reactor.run()
 
 
@@ -75,6 +84,7 @@ window = {args.upstream_window}
 [database]
 url = "{db_url}"
 upgrade_on_start = true
+sqlite_synchronous = "{args.sqlite_synchronous}"
 [smpp_server]
 listen = "tcp:{port}:interface=127.0.0.1"
 window = {args.window}
@@ -175,6 +185,7 @@ def main() -> int:
     parser.add_argument("--upstream-window", type=int, default=500)
     parser.add_argument("--receipt-delay", type=float, default=0.2)
     parser.add_argument("--rate", type=float, default=0, help="offered msgs/s (0: as fast as it goes)")
+    parser.add_argument("--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL")
     parser.add_argument("--metrics-port", type=int, default=0, help="serve the engine's /metrics here (0: off)")
     parser.add_argument("--run-carriers", nargs="+", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

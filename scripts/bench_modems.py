@@ -45,7 +45,22 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def process_cpu(pid: int) -> float:
     """utime + stime of another process, seconds (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as fh:
+    return process_cpu_path(f"/proc/{pid}/stat")
+
+
+def thread_cpu() -> dict[int, float]:
+    """CPU seconds per thread of this process (reactor thread = the pid)."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            out[int(tid)] = process_cpu_path(f"/proc/self/task/{tid}/stat")
+        except OSError:
+            pass
+    return out
+
+
+def process_cpu_path(path: str) -> float:
+    with open(path) as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
@@ -72,7 +87,7 @@ def config(tmp: str, paths: list[str], rate: float) -> Any:
         "logging": {"level": "warn"},
         "dispatcher": {"interval": 0.2},
         "accounts": [{"system_id": "bench", "password_hash": hash_password("benchpw")}],
-        "modems": {"devices": paths, "rate": rate, "burst": 1, "send_timeout": 30, "control_interval": 0.5},
+        "modems": {"devices": paths, "rate": rate, "burst": 1, "send_timeout": 30, "control_interval": 2.0},
         "routes": [{"name": "rack", "upstreams": ["modems"]}],
     }, "<bench>")
 
@@ -115,7 +130,7 @@ async def run(args: argparse.Namespace) -> None:
         print(f"latency median {args.latency}s, reports after ~{args.report_delay}s, rate {args.rate}/min per modem, "
               f"{args.duration:.0f}s per step")
         print(f"{'modems':>6} {'parts':>6} {'per min':>8} {'/modem/min':>10} {'smsc CPU':>9} {'sim CPU':>8} "
-              f"{'receipts':>8}")
+              f"{'receipts':>8} {'reactor':>9}")
         next_id = 1 << 40
         for n in args.steps:
             for i, imei in enumerate(imeis):
@@ -127,7 +142,7 @@ async def run(args: argparse.Namespace) -> None:
             engine.dispatcher.wake()
             await task.deferLater(reactor, 8, lambda: None)  # warm-up: every modem busy, tokens spent
             sent0, receipts0 = upstream.counts["accepted"], upstream.counts["receipts"]
-            cpu0, sim0, t0 = own_cpu(), process_cpu(proc.pid), time.monotonic()
+            cpu0, sim0, t0, threads0 = own_cpu(), process_cpu(proc.pid), time.monotonic(), thread_cpu()
             profiler = cProfile.Profile() if args.profile and n == args.steps[-1] else None
             if profiler is not None:
                 profiler.enable()
@@ -138,9 +153,12 @@ async def run(args: argparse.Namespace) -> None:
             elapsed = time.monotonic() - t0
             sent = upstream.counts["accepted"] - sent0
             cpu = (own_cpu() - cpu0) / elapsed
+            threads1 = thread_cpu()
+            main_thread = (threads1.get(os.getpid(), 0) - threads0.get(os.getpid(), 0)) / elapsed
             sim = (process_cpu(proc.pid) - sim0) / elapsed
             print(f"{n:>6} {sent:>6} {sent / elapsed * 60:>8.1f} {sent / elapsed * 60 / n:>10.2f} "
-                  f"{cpu * 100:>8.1f}% {sim * 100:>7.1f}% {upstream.counts['receipts'] - receipts0:>8}")
+                  f"{cpu * 100:>8.1f}% {sim * 100:>7.1f}% {upstream.counts['receipts'] - receipts0:>8} "
+                  f"{main_thread * 100:>8.1f}%")
             sys.stdout.flush()
             await engine.db.run_interaction("bench", cancel_queued_txn, time.time())
             await wait_for(lambda: upstream.in_flight == 0, 60)
