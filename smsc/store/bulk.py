@@ -68,6 +68,20 @@ def _copy_into(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], r
         cursor.close()
 
 
+def select_in(conn: sa.Connection, sql: str, fixed: tuple, values: Sequence[Any], chunk: int = 500) -> list[tuple]:
+    """Rows of ``sql`` (``?`` placeholders, ending in ``IN ({in})``) for ``values``, in chunks,
+    as plain tuples: Core's expanding IN and row mappings cost more than the query here."""
+    style = "?" if conn.dialect.name == "sqlite" else "%s"
+    out: list[tuple] = []
+    for start in range(0, len(values), chunk):
+        part = tuple(values[start : start + chunk])
+        text = sql.format(in_=", ".join([style] * len(part)))
+        if style != "?":
+            text = text.replace("?", "%s")
+        out.extend(conn.exec_driver_sql(text, fixed + part).fetchall())
+    return out
+
+
 def execute_many(conn: sa.Connection, sql: str, params: Sequence[tuple]) -> None:
     """A plain SQL statement with ``?`` placeholders, once per parameter tuple."""
     if not params:

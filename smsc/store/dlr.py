@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from smsc.dlr import ReceiptEvent, esme_receipt
 from smsc.states import final_state
-from smsc.store.bulk import execute_many, insert_rows
+from smsc.store.bulk import execute_many, insert_rows, select_in
 from smsc.store.schema import DELIVERED, FINAL_STATES, dlr_keys, early_receipts, messages, outbox
 
 RECEIPT_COLUMNS = (
@@ -23,6 +23,11 @@ RECEIPT_COLUMNS = (
     messages.c.source_addr, messages.c.source_ton, messages.c.source_npi,
     messages.c.dest_addr, messages.c.dest_ton, messages.c.dest_npi,
 )
+
+
+RECEIPT_COLUMN_NAMES = tuple(c.name for c in RECEIPT_COLUMNS)
+_KEYS_SQL = "SELECT remote_id, message_id, part, state FROM dlr_keys WHERE upstream = ? AND remote_id IN ({in_})"
+_MESSAGES_SQL = f"SELECT {', '.join(RECEIPT_COLUMN_NAMES)} FROM messages WHERE id IN ({{in_}})"
 
 
 def by_upstream(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -34,24 +39,16 @@ def by_upstream(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return {upstream: list(ids) for upstream, ids in grouped.items()}
 
 
-def _chunks(items: list, size: int = 400) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEvent]) -> dict[str, int]:
     """Apply a batch of receipts; returns counters (matched, early, duplicate, final, owed)."""
     counts = {"matched": 0, "early": 0, "duplicate": 0, "final": 0, "owed": 0}
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for upstream, remote_ids in by_upstream((r.upstream, r.remote_id) for r in receipts).items():
-        for chunk in _chunks(remote_ids):
-            query = sa.select(dlr_keys).where(dlr_keys.c.upstream == upstream, dlr_keys.c.remote_id.in_(chunk))
-            found.update(((r["upstream"], r["remote_id"]), dict(r)) for r in conn.execute(query).mappings())
+        for remote_id, message_id, part, state in select_in(conn, _KEYS_SQL, (upstream,), remote_ids):
+            found[(upstream, remote_id)] = {"upstream": upstream, "remote_id": remote_id,
+                                            "message_id": message_id, "part": part, "state": state}
     message_ids = list({row["message_id"] for row in found.values()})
-    rows: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(message_ids):
-        for r in conn.execute(sa.select(*RECEIPT_COLUMNS).where(messages.c.id.in_(chunk))).mappings():
-            rows[r["id"]] = dict(r)
+    rows = {r[0]: dict(zip(RECEIPT_COLUMN_NAMES, r)) for r in select_in(conn, _MESSAGES_SQL, (), message_ids)}
     early: list[dict[str, Any]] = []
     key_updates: list[tuple] = []
     owed: list[dict[str, Any]] = []

@@ -49,8 +49,9 @@ def usage_for_day_txn(conn: sa.Connection, day_key: str, month_key: str) -> dict
 
 def write_dlr_keys_txn(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
     """DLR keys of parts, written as soon as each modem gave its TP-MR (a group commit: one
-    transaction for every +CMGS of a reactor turn). Newest wins: the MR wraps at 256, so an
-    older mapping with the same (IMEI, MR, recipient) gives way."""
+    transaction for every +CMGS of a reactor turn), with the SIM usage of each part when the row
+    has ``usage`` = (sim, day, month). Newest wins: the MR wraps at 256, so an older mapping
+    with the same (IMEI, MR, recipient) gives way."""
     latest = {(r["upstream"], r["remote_id"]): r for r in rows}
     keys = list(latest)
     for start in range(0, len(keys), 400):
@@ -60,6 +61,10 @@ def write_dlr_keys_txn(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         {"upstream": r["upstream"], "remote_id": r["remote_id"], "message_id": r["message_id"], "part": r["part"],
          "state": SUBMITTED, "created_at": r["now"], "updated_at": r["now"]} for r in latest.values()
     ])
+    usage = [{"sim": r["usage"][0], "day": r["usage"][1], "month": r["usage"][2], "count": 1, "now": r["now"]}
+             for r in rows if r.get("usage")]
+    if usage:  # the SIM's counters for these parts, in the same transaction
+        add_usage_rows_txn(conn, usage)
 
 
 def add_usage_rows_txn(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:

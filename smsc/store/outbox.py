@@ -23,7 +23,9 @@ def due_outbox_txn(conn: sa.Connection, account_ids: list[int], now: float, limi
         .limit(limit + len(exclude))
     )
     skip = set(exclude)
-    return [dict(r) for r in conn.execute(query).mappings() if r["id"] not in skip][:limit]
+    names = tuple(c.name for c in outbox.columns)
+    rows = [r for r in conn.execute(query) if r[0] not in skip][:limit]  # id is the first column
+    return [dict(zip(names, r)) for r in rows]
 
 
 def outbox_done_txn(conn: sa.Connection, now: float, delivered: list[int], retry: list[tuple[int, float]]) -> None:
