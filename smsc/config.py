@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import ipaddress
 import json
 import os
-import re
 import tomllib
 import types
 import typing
 from dataclasses import MISSING, dataclass, field
-from typing import Any, Callable, Literal, Union
+from typing import Any, Literal, Union
 
 from protocols.smpp.framing import DEFAULT_MAX_PDU_LENGTH
 

@@ -1,6 +1,5 @@
 """Migrations build exactly the schema the code describes, on SQLite and PostgreSQL."""
 
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
