@@ -162,6 +162,17 @@ async def run(args: argparse.Namespace) -> None:
             sys.stdout.flush()
             await engine.db.run_interaction("bench", cancel_queued_txn, time.time())
             await wait_for(lambda: upstream.in_flight == 0, 60)
+        print("database interactions (count, seconds) by desc:")
+        for metric in engine.metrics.db_seconds.collect():
+            stats: dict[str, list[float]] = {}
+            for sample in metric.samples:
+                desc = sample.labels.get("desc")
+                if sample.name.endswith("_count"):
+                    stats.setdefault(desc, [0, 0])[0] = sample.value
+                elif sample.name.endswith("_sum"):
+                    stats.setdefault(desc, [0, 0])[1] = sample.value
+            for desc, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
+                print(f"  {desc:<24} {count:>7.0f} {seconds:>8.2f}s")
         outcomes = {k: v for k, v in upstream.counts.items() if v}
         print(f"adapter counters: {outcomes}")
     finally:

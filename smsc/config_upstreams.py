@@ -96,7 +96,9 @@ class DispatcherConfig:
 
     batch: int = setting(500, "Most messages claimed per tick.", min=1, max=100_000)
     interval: float = setting(0.2, "Seconds between ticks when idle (commits and binds also wake it).", duration=True, min=0.001)
-    no_route: Literal["wait", "fail"] = setting("wait", "A message with no usable route waits (and retries) or fails at once.")
+    no_route: Literal["wait", "fail", "reject"] = setting(
+        "wait", "A message with no usable route waits (and retries), fails when dispatched, or is refused at submit "
+        "time (ESME_RSUBMITFAIL).")
     no_route_delay: float = setting(30.0, "How long such a message waits before routing again.", duration=True, min=0.1)
     max_attempts: int = setting(10, "Sends before a message fails for good.", min=1, max=1000)
     outbox_retry: float = setting(10.0, "First retry delay of a deliver_sm to an ESME that failed.", duration=True, min=0.1)

@@ -36,6 +36,11 @@ def message_class(row: dict[str, Any]) -> str:
     return "transactional" if row["priority"] > 0 else "bulk"
 
 
+def facts_of(row: dict[str, Any], system_id: str) -> MessageFacts:
+    """What the router may look at for a message row."""
+    return MessageFacts(row["dest_addr"], system_id, row["source_addr"], message_class(row))
+
+
 class Dispatcher(Service):
     def __init__(
         self,
@@ -141,7 +146,7 @@ class Dispatcher(Service):
 
     def _dispatch(self, row: dict[str, Any], exclude: tuple[str, ...]) -> None:
         now = self._clock.seconds()
-        facts = MessageFacts(row["dest_addr"], row["system_id"], row["source_addr"], message_class(row))
+        facts = facts_of(row, row["system_id"])
         # an upstream whose window is full right now is skipped, so the strategy fills the others
         # instead of handing it a message it would bounce
         full = tuple(name for name, u in self.upstreams.items() if name not in exclude and u.capacity() <= 0)

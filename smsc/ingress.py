@@ -44,7 +44,9 @@ class Ingress:
         verify_password: Callable[[str, str], Deferred],
         metrics: Any = None,
         on_receiver_bound: Callable[[], None] = lambda: None,
+        unroutable: Callable[[dict[str, Any], str], str | None] | None = None,
     ) -> None:
+        self._unroutable = unroutable  # (row, system_id) -> why, when submits without a route are refused
         self._run = run_interaction
         self._on_receiver_bound = on_receiver_bound
         self._clock = clock
@@ -141,6 +143,10 @@ class Ingress:
             raise SmppError(Status.ESME_RTHROTTLED, "account throughput exceeded")
         message_id = self._ids.next()
         row = message_row(pdu, binding.account, self._clock.seconds(), self._limits, message_id)
+        if self._unroutable is not None:
+            why = self._unroutable(row, binding.account.system_id)
+            if why is not None:
+                raise SmppError(Status.ESME_RSUBMITFAIL, f"no usable route: {why}")
         return self._committer.add(row, {"message_id": str(message_id)})
 
     def _submit_multi(self, session: Any, pdu: Any) -> Deferred:
@@ -163,7 +169,11 @@ class Ingress:
             except SmppError as exc:
                 unsuccess.append(_unsuccess(ton, npi, addr, exc.status))
                 continue
-            rows.append(dict(template, id=self._ids.next(), dest_addr=addr, dest_ton=ton, dest_npi=npi))
+            row = dict(template, id=self._ids.next(), dest_addr=addr, dest_ton=ton, dest_npi=npi)
+            if self._unroutable is not None and self._unroutable(row, binding.account.system_id) is not None:
+                unsuccess.append(_unsuccess(ton, npi, addr, Status.ESME_RSUBMITFAIL))
+                continue
+            rows.append(row)
         if not rows:
             raise SmppError(unsuccess[0]["error_status_code"], "no valid destination")
         multi_id = rows[0]["id"]

@@ -7,6 +7,7 @@ SENDING, then listen. An error at any step stops the process with one clear line
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from twisted.application.service import MultiService, Service
@@ -20,7 +21,7 @@ from protocols.smpp.server import SmppServerFactory
 from protocols.smpp.session import SessionSettings
 from smsc.auth import FailureThrottle, verify_password
 from smsc.config import Config
-from smsc.dispatch import Dispatcher
+from smsc.dispatch import Dispatcher, facts_of
 from smsc.esme import EsmeRegistry
 from smsc.group_commit import GroupCommitter
 from smsc.inbound import InboundSink
@@ -153,6 +154,7 @@ class Engine(MultiService):
                 reactor, reactor.getThreadPool(), verify_password, password, stored
             ),
             metrics=metrics, on_receiver_bound=self.pusher.wake,
+            unroutable=self._unroutable if dispatch_cfg.no_route == "reject" else None,
         )
         settings = SessionSettings(
             window=server.window, response_timeout=server.response_timeout,
@@ -173,6 +175,11 @@ class Engine(MultiService):
         self._housekeeping.clock = reactor
         self._checkpoints = LoopingCall(self._checkpoint)
         self._checkpoints.clock = reactor
+
+    def _unroutable(self, row: dict[str, Any], system_id: str) -> str | None:
+        """Why no upstream could take this message now (``no_route = "reject"``), else None."""
+        decision = self.router.route(facts_of(row, system_id), datetime.fromtimestamp(self.reactor.seconds(), timezone.utc))
+        return None if decision.ok else decision.reason
 
     def start(self) -> Deferred:
         """Ordered start-up; the Deferred fails with the first error."""

@@ -418,5 +418,17 @@ class _SimulatorService(StreamServerEndpointService):
         self.simulator.start()
 
     def stopService(self) -> Deferred | None:
-        self.simulator.stop()
-        return super().stopService()
+        """Stop listening, drop the connections still open (a carrier going away), then
+        cancel the timers: nothing is left scheduled for a submit that raced the stop."""
+        d = super().stopService()
+        for session in list(self.simulator.sessions):
+            session.close(abort=True)
+
+        def stopped(result: object) -> object:
+            self.simulator.stop()
+            return result
+
+        if d is None:
+            stopped(None)
+            return None
+        return d.addBoth(stopped)

@@ -13,6 +13,7 @@ from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
+from protocols.smpp.constants import Status
 from smsc.config import parse_config
 from smsc.service import make_service
 from tests.pg import database_in_shared_cluster
@@ -110,3 +111,45 @@ class SqliteEndToEnd(EndToEndMixin, TestCase):
 class PostgresEndToEnd(EndToEndMixin, TestCase):
     def database_url(self, tmp: str) -> str:
         return database_in_shared_cluster()
+
+
+class UnroutableSubmitTests(TestCase):
+    """With no_route = "reject", a submit no route can take is refused at once (SQLite)."""
+
+    timeout = 60
+
+    async def _start(self) -> None:
+        tmp = self.mktemp()
+        os.makedirs(tmp)
+        config = e2e_config(f"sqlite:///{tmp}/smsc.db", dispatcher={"no_route": "reject"},
+                            routes=[{"name": "germany", "upstreams": ["sim-a", "sim-b"], "dest_prefixes": ["49"]}])
+        self.engine = make_service(parse_config(config, "<e2e>"), reactor)
+        await self.engine.start()
+        self.port = self.engine.smpp_listener.port.getHost().port
+
+    def setUp(self) -> Deferred:
+        return ensureDeferred(self._start())
+
+    def tearDown(self) -> Deferred:
+        return self.engine.stopService()
+
+    async def test_submit_without_route_is_refused_with_submitfail(self):
+        """When no route serves the destination, submit_sm gets ESME_RSUBMITFAIL and nothing is stored;
+        a routable one is accepted."""
+        for _ in range(50):  # wait for the upstream binds, so that "usable" is about routes only
+            if all(u.is_usable() for u in self.engine.upstreams.values()):
+                break
+            await deferLater(reactor, 0.1, lambda: None)
+
+        def scenario():
+            esme = CountingEsme(self.port)
+            esme.submit("33612345678")
+            esme.submit("4915112345678")
+            esme.pump_until(lambda: len(esme.accepted) + len(esme.errors) >= 2, timeout=10)
+            esme.close()
+            return esme
+
+        esme = await deferToThread(scenario)
+        self.assertEqual(esme.errors, [Status.ESME_RSUBMITFAIL])
+        self.assertEqual(len(esme.accepted), 1)
+        self.assertEqual(esme.dest_of[esme.accepted[0]], "4915112345678")
