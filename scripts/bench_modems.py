@@ -173,6 +173,11 @@ async def run(args: argparse.Namespace) -> None:
                     stats.setdefault(desc, [0, 0])[1] = sample.value
             for desc, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
                 print(f"  {desc:<24} {count:>7.0f} {seconds:>8.2f}s")
+        for family in (engine.metrics.dispatched, engine.metrics.no_route_total):
+            for metric in family.collect():
+                for sample in metric.samples:
+                    if sample.name.endswith("_total") and sample.value:
+                        print(f"  {sample.name} {sample.labels} {sample.value:.0f}")
         outcomes = {k: v for k, v in upstream.counts.items() if v}
         print(f"adapter counters: {outcomes}")
     finally:
