@@ -136,11 +136,12 @@ def mo_from_pdu(upstream: str, pdu: Any) -> MoEvent:
     body = p.get("short_message") or pdu.tlvs.get("message_payload") or b""
     udh = body[: body[0] + 1] if p.get("esm_class", 0) & 0x40 and body else b""
     relayed = {k: v for k, v in pdu.tlvs.items() if k != "message_payload"}
+    vendor = list(pdu.unknown_tlvs)
     return MoEvent(
         upstream=upstream,
         source_addr=p["source_addr"], source_ton=p["source_addr_ton"], source_npi=p["source_addr_npi"],
         dest_addr=p["destination_addr"], dest_ton=p["dest_addr_ton"], dest_npi=p["dest_addr_npi"],
         esm_class=p.get("esm_class", 0) & 0xC3, data_coding=p.get("data_coding", 0), body=body,
         text=decode_short_message(p.get("data_coding", 0), body[len(udh):], udh),
-        tlvs=encode_tlvs(relayed) if relayed else None,
+        tlvs=encode_tlvs(relayed, vendor) if relayed or vendor else None,
     )

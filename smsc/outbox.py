@@ -23,9 +23,10 @@ from smsc.store.outbox import due_outbox_txn, outbox_done_txn
 log = Logger()
 
 
-def deliver_params(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """deliver_sm params and TLVs for an outbox row (a body over 254 octets goes as payload)."""
-    tlvs = decode_tlvs(row["tlvs"])[0] if row["tlvs"] else {}
+def deliver_params(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[tuple[int, bytes]]]:
+    """deliver_sm params, TLVs and vendor TLVs for an outbox row (a body over 254 octets goes as
+    message_payload)."""
+    tlvs, vendor = decode_tlvs(row["tlvs"]) if row["tlvs"] else ({}, [])
     body = row["body"]
     if len(body) > 254:
         tlvs["message_payload"] = body
@@ -35,7 +36,7 @@ def deliver_params(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
         "dest_addr_ton": row["dest_ton"], "dest_addr_npi": row["dest_npi"], "destination_addr": row["dest_addr"],
         "esm_class": row["esm_class"], "data_coding": row["data_coding"], "short_message": body,
     }
-    return params, tlvs
+    return params, tlvs, vendor
 
 
 class OutboxPusher(Service):
@@ -122,8 +123,8 @@ class OutboxPusher(Service):
                 continue
             session = min(receivers, key=lambda s: s.in_flight + s.queued)
             self._in_flight.add(row["id"])
-            params, tlvs = deliver_params(row)
-            d = session.send_request("deliver_sm", params, tlvs)
+            params, tlvs, vendor = deliver_params(row)
+            d = session.send_request("deliver_sm", params, tlvs, vendor or None)
             d.addCallbacks(self._answered, self._not_answered, callbackArgs=(row,), errbackArgs=(row,))
         if len(rows) >= limit:
             self.wake()

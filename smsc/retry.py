@@ -54,7 +54,7 @@ STATUS_NAMES: dict[int, str] = {
 STATUS_BY_NAME = {name: value for value, name in STATUS_NAMES.items()}
 VENDOR_RANGE = range(0x400, 0x500)
 PSEUDO_CAUSES = (
-    "timeout", "connection_lost", "no_route", "cancelled", "internal_error", "upstream_retry",
+    "timeout", "connection_lost", "not_bound", "no_route", "cancelled", "internal_error", "upstream_retry",
     "upstream_reject", "retry_same_later", "retry_other_modem", "fail_message",
     "modem_out_of_service",
 )
@@ -102,6 +102,7 @@ DEFAULT_RULES: dict[Cause, Rule] = {
     0x04: _retry(1.0, True),  # RINVBNDSTS: our session raced an unbind
     "timeout": _retry(5.0, True),
     "connection_lost": _retry(1.0, True),
+    "not_bound": _retry(1.0, True),  # the upstream lost its binds: another one, or soon
     "cancelled": _retry(1.0, True),
     "internal_error": _retry(5.0, True),
     "no_route": _retry(10.0),

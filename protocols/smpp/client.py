@@ -102,11 +102,11 @@ class SmppClientProtocol(SmppSession):
             self._set_state(S.OPEN)
         return failure
 
-    def submit(self, params: dict[str, Any], tlvs: dict[str, Any] | None = None
-               ) -> Deferred[Pdu]:
+    def submit(self, params: dict[str, Any], tlvs: dict[str, Any] | None = None,
+               unknown_tlvs: list[tuple[int, bytes]] | None = None) -> Deferred[Pdu]:
         """submit_sm; fires with the submit_sm_resp whatever its status (the caller maps
-        statuses to retry decisions)."""
-        return self.send_request("submit_sm", params, tlvs)
+        statuses to retry decisions). Vendor TLVs in ``unknown_tlvs`` are relayed as they came."""
+        return self.send_request("submit_sm", params, tlvs, unknown_tlvs)
 
     def on_alert_notification(self, pdu: Pdu) -> None:
         self._optional_hook("alert_notification", pdu)

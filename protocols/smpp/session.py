@@ -132,7 +132,8 @@ class SmppSession(SmppFraming):
         self._seconds = clock.seconds
         self._sequence = 0
         self._pending: dict[int, _Pending] = {}
-        self._queue: deque[tuple[str, dict | None, dict | None, Deferred]] = deque()
+        # (command, params, tlvs, deferred, vendor TLVs) waiting for a window slot
+        self._queue: deque[tuple[str, dict | None, dict | None, Deferred, list | None]] = deque()
         self._in_flight = 0
         self._incoming = 0
         self._closing = False
@@ -415,20 +416,22 @@ class SmppSession(SmppFraming):
     # ------------------------------------------------------------------ outgoing requests
 
     def send_request(self, command: str, params: dict[str, Any] | None = None,
-                     tlvs: dict[str, Any] | None = None) -> Deferred[Pdu]:
+                     tlvs: dict[str, Any] | None = None,
+                     unknown_tlvs: list[tuple[int, bytes]] | None = None) -> Deferred[Pdu]:
         """Send a request; the Deferred fires with the response Pdu whatever its status
         (a generic_nack included), or fails with ResponseTimeout, ConnectionLost,
         ProtocolError, ValueError (params that do not encode) or SmppError(RINVBNDSTS)
         when the session state does not allow ``command``. Queued while the window is full.
+        ``unknown_tlvs`` are vendor TLVs relayed as they came (tag, raw value), in order.
         """
         if command not in self._allowed_out or self._closing:
             return fail(SmppError(Status.ESME_RINVBNDSTS,
                                   f"cannot send {command} in state {self.state.value}"))
         d: Deferred[Pdu] = Deferred()
         if self._in_flight >= self.send_window or self._queue:
-            self._queue.append((command, params, tlvs, d))
+            self._queue.append((command, params, tlvs, d, unknown_tlvs))
         else:
-            self._transmit(command, params, tlvs, d, True)
+            self._transmit(command, params, tlvs, d, True, unknown_tlvs)
         return d
 
     def send_notification(self, command: str, params: dict[str, Any] | None = None) -> None:
@@ -455,10 +458,10 @@ class SmppSession(SmppFraming):
                 return seq
 
     def _transmit(self, command: str, params: dict | None, tlvs: dict | None, d: Deferred,
-                  windowed: bool) -> None:
+                  windowed: bool, unknown_tlvs: list[tuple[int, bytes]] | None = None) -> None:
         seq = self._next_sequence()
         try:
-            data = encode(Pdu(command, seq, 0, params, tlvs))
+            data = encode(Pdu(command, seq, 0, params, tlvs, unknown_tlvs))
         except (ValueError, TypeError, PduError) as exc:
             d.errback(exc)
             return
@@ -473,12 +476,12 @@ class SmppSession(SmppFraming):
     def _send_queued(self) -> None:
         queue = self._queue
         while queue and self._in_flight < self.send_window and not self._closing:
-            command, params, tlvs, d = queue.popleft()
+            command, params, tlvs, d, unknown_tlvs = queue.popleft()
             if command not in self._allowed_out:
                 d.errback(SmppError(Status.ESME_RINVBNDSTS,
                                     f"cannot send {command} in state {self.state.value}"))
                 continue
-            self._transmit(command, params, tlvs, d, True)
+            self._transmit(command, params, tlvs, d, True, unknown_tlvs)
 
     def _arm_response_timer(self) -> None:
         for pending in self._pending.values():
@@ -520,8 +523,8 @@ class SmppSession(SmppFraming):
         self._set_state(SessionState.UNBINDING)
         queued = list(self._queue)
         self._queue.clear()
-        for *_, d in queued:
-            d.errback(SmppError(Status.ESME_RINVBNDSTS, "session is unbinding"))
+        for entry in queued:
+            entry[3].errback(SmppError(Status.ESME_RINVBNDSTS, "session is unbinding"))
 
         def send_unbind() -> None:
             if self._closing:

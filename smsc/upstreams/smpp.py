@@ -107,7 +107,6 @@ class SmppUpstream(MultiService):
         self.reconnects = 0
         self.throttles = 0
         self.id_flavour_mismatches = 0
-        self.vendor_tlvs_dropped = 0
         self.events_failed = 0
 
     def _make_rate(self, rate: float) -> AdaptiveRate:
@@ -210,14 +209,8 @@ class SmppUpstream(MultiService):
             self._count("unsendable")
             d.callback(Reject(f"message {sms.message_id}: {exc}"))
             return
-        if fields.vendor_tlvs:
-            # SmppClientProtocol.submit cannot carry TLVs the codec has no name for yet.
-            self.vendor_tlvs_dropped += len(fields.vendor_tlvs)
-            log.warn("upstream {upstream}: vendor TLVs {tags} of message {message_id} not sent",
-                     upstream=self.name, message_id=sms.message_id,
-                     tags=[f"0x{t:04X}" for t, _ in fields.vendor_tlvs])
         self._note_sent()
-        sent = session.submit(fields.params, fields.tlvs or None)
+        sent = session.submit(fields.params, fields.tlvs or None, list(fields.vendor_tlvs) or None)
         sent.addCallbacks(self._answered, self._failed, callbackArgs=(sms,))
         sent.addBoth(self._finish, d)
 
@@ -389,6 +382,5 @@ class SmppUpstream(MultiService):
             "bind_failures": sum(b.bind_failures for b in self.binds),
             "throttles": self.throttles,
             "id_flavour_mismatches": self.id_flavour_mismatches,
-            "vendor_tlvs_dropped": self.vendor_tlvs_dropped,
             "events_failed": self.events_failed,
         }

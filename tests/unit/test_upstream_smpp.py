@@ -506,14 +506,14 @@ def test_response_timeout_is_retry_unknown() -> None:
 
 def test_unsendable_and_vendor_tlvs() -> None:
     """When a segment cannot become a submit_sm it is rejected without reaching the wire;
-    a vendor TLV the session cannot carry is counted, and the standard ones are sent."""
+    vendor TLVs are relayed raw, in order, beside the standard ones."""
     h = Harness().start()
     too_long = outcome(h.upstream.send(sms(payload=b"x" * 70000)))
     assert isinstance(too_long, Reject) and h.submits() == []
-    h.upstream.send(sms(extra_tlvs=((0x1401, b"v"), (0x020B, b"\x00\x05"))))
+    h.upstream.send(sms(extra_tlvs=((0x1401, b"v"), (0x020B, b"\x00\x05"), (0x1402, b"w"))))
     (submit,) = h.submits()
     assert submit.tlvs == {"destination_port": 5}
-    assert h.upstream.stats()["vendor_tlvs_dropped"] == 1
+    assert submit.unknown_tlvs == [(0x1401, b"v"), (0x1402, b"w")]
 
 
 # --------------------------------------------------------------------- receipts and MO
