@@ -149,7 +149,7 @@ async def run(args: argparse.Namespace) -> None:
             await task.deferLater(reactor, args.duration, lambda: None)
             if profiler is not None:
                 profiler.disable()
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
             elapsed = time.monotonic() - t0
             sent = upstream.counts["accepted"] - sent0
             cpu = (own_cpu() - cpu0) / elapsed

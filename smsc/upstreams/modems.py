@@ -131,6 +131,8 @@ class ModemUpstream(Service):
 
     def live_modems(self) -> list[Any]:
         cfg = self.pool.config
+        if cfg.daily_cap is None and cfg.monthly_cap is None:
+            return [m for m in self.pool.modems if m.state in LIVE]
         live = []
         for modem in self.pool.modems:
             if modem.state not in LIVE:
@@ -146,12 +148,9 @@ class ModemUpstream(Service):
         return bool(self.live_modems())
 
     def capacity(self) -> int:
-        """Free slots (one sending and one waiting per live modem), offered in batches of an
-        eighth of the rack: a big rack is then refilled by one claim every few completions
-        instead of one claim transaction per message. Every modem still has one waiting."""
-        live = len(self.live_modems())
-        free = max(0, live * self.settings.per_modem_queue - self.in_flight)
-        return free if free >= max(1, live // 8) else 0
+        """Free slots: one sending and one waiting per live modem (so a modem never idles
+        between a completion and the next claim)."""
+        return max(0, len(self.live_modems()) * self.settings.per_modem_queue - self.in_flight)
 
     def load(self) -> float:
         room = len(self.live_modems()) * self.settings.per_modem_queue

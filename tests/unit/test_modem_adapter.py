@@ -266,3 +266,33 @@ def test_validity_follows_the_message_and_is_bounded(tmp_path):
     short = replace(segment(), validity_at=datetime.fromtimestamp(NOW + 10, timezone.utc))
     assert rack.upstream._validity(short) == 300.0
     assert rack.upstream._validity(replace(segment(), validity_at=None)) is None
+
+
+def test_a_report_that_beats_the_dispatchers_commit_is_not_undone(tmp_path):
+    """When a status report is applied between the adapter's key write and the dispatcher's
+    record of the outcome (a fast network), the dispatcher keeps the key and its final state
+    and does not put the delivered message back to SUBMITTED."""
+    from smsc.auth import hash_password
+    from smsc.cli.send import send_txn, submit_pdu
+    from smsc.dlr import ReceiptEvent
+    from smsc.store.accounts import create_account_txn
+    from smsc.store.dlr import apply_receipts_txn
+    from smsc.store.queue import Sent, record_outcomes_txn
+    from smsc.store.schema import messages
+    from smsc.submit import IntakeLimits
+
+    rack = Rack(tmp_path)
+    run = rack.db.run_sync
+    run("t", create_account_txn, "app", hash_password("pw"), NOW)
+    pdu = submit_pdu(("4915112345678", 1, 1), ("", 0, 0), "hello", receipt=True)
+    row = run("t", send_txn, "app", pdu, NOW, IntakeLimits(), 42)
+    run("t", lambda c: c.execute(messages.update().values(state="SENDING")))
+    rid = remote_id_for(rack.device.imei, 7, "4915112345678")
+    run("t", store.write_dlr_keys_txn, [{"upstream": "modems", "remote_id": rid, "message_id": row["id"], "part": 1,
+                                         "now": NOW, "usage": ("001", "2023-11-14", "2023-11")}])
+    counts = run("t", apply_receipts_txn, NOW + 1, [ReceiptEvent("modems", rid, 2, 0)])
+    assert counts["final"] == 1
+    run("t", record_outcomes_txn, NOW + 2, [Sent(row["id"], "modems", "rack", ((1, rid),))], [])
+    assert rack.query(sa.select(messages.c.state)) == [("DELIVERED",)]
+    assert rack.query(sa.select(dlr_keys.c.remote_id, dlr_keys.c.state)) == [(rid, "DELIVERED")]
+    assert run("t", store.load_usage_txn, "001", "2023-11-14", "2023-11") == (1, 1)
