@@ -78,6 +78,25 @@ class EndToEndMixin:
         self.assertTrue(ok, f"receipts {esme.receipt_count}, accepted {len(esme.accepted)}")
         self.assertEqual(self.simulator("sim-b").counters.submits, 50)
 
+    async def test_throttling_carrier_is_retried_not_failed(self):
+        """When both carriers answer a third of submits with ESME_RTHROTTLED, every message is still
+        delivered and receipted: throttling is a retry, never a failure."""
+        for name in ("sim-a", "sim-b"):
+            self.simulator(name).faults.throttle = 0.33
+
+        def scenario():
+            esme = CountingEsme(self.port)
+            esme.submit_many([f"4916{n:08d}" for n in range(30)])
+            ok = esme.pump_until(lambda: esme.receipt_count >= 30, timeout=60)
+            esme.close()
+            return ok, esme
+
+        ok, esme = await deferToThread(scenario)
+        throttled = sum(self.simulator(n).counters.by_status.get(0x58, 0) for n in ("sim-a", "sim-b"))
+        self.assertTrue(ok, f"receipts {esme.receipt_count} of 30")
+        self.assertGreater(throttled, 0, "the carriers did throttle")
+        self.assertEqual(set(esme.receipts.values()), {"DELIVRD"})
+
     async def test_mo_reaches_the_account(self):
         """When a carrier delivers an MO, it is stored and pushed to the account's receiver."""
 
