@@ -88,6 +88,8 @@ class MoRouteConfig:
     account: str = setting(doc="system_id of the account that receives them.", check=check_system_id)
     prefix: str = setting("", "Destination (our number) prefix; empty = any.")
     keyword: str = setting("", "First word of the text; empty = any.")
+    reassemble: bool = setting(False, "Deliver a concatenated MO as one whole message (kept durably until every part is in; "
+                                      "parts missing after 10 minutes go on one by one). False: parts go on with their UDH.")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -69,4 +69,6 @@ def esme_receipt(message: dict[str, Any], state: str | None, now: float, error_c
         "next_attempt_at": now,
         "created_at": now,
         "delivered_at": None,
+        "group_key": None,
+        "part": None,
     }

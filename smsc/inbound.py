@@ -20,8 +20,8 @@ from protocols.smpp.codec import encode_tlvs
 from smsc.dlr import ReceiptEvent
 from smsc.group_commit import GroupCommitter
 from smsc.store.dlr import apply_receipts_txn
-from smsc.store.outbox import insert_outbox_txn
-from smsc.store.schema import PENDING, accounts
+from smsc.store.outbox import complete_groups_txn, insert_outbox_txn
+from smsc.store.schema import PARTIAL, PENDING, accounts
 
 log = Logger()
 
@@ -29,11 +29,14 @@ log = Logger()
 @dataclass(frozen=True, slots=True)
 class MoRoute:
     """MO to ``account`` when the destination starts with ``prefix`` (and the text with
-    ``keyword``, case-insensitive, when given). First match wins."""
+    ``keyword``, case-insensitive, when given). First match wins. ``reassemble``: concatenated
+    parts are kept (durably) until the message is whole and delivered as one deliver_sm;
+    otherwise each part goes on with its UDH and the ESME reassembles."""
 
     account: str
     prefix: str = ""
     keyword: str = ""
+    reassemble: bool = False
 
     def matches(self, dest: str, text: str) -> bool:
         if not dest.lstrip("+").startswith(self.prefix.lstrip("+")):
@@ -55,6 +58,7 @@ class MoEvent:
     body: bytes
     text: str
     tlvs: bytes | None = None
+    concat: tuple[int, int, int] | None = None  # (ref, total, seq) of a part of a long message
 
 
 class InboundSink:
@@ -101,19 +105,20 @@ class InboundSink:
         if self._metrics is not None:
             self._metrics.receipts_applied(counts)
 
-    def route_mo(self, dest: str, text: str) -> str | None:
+    def route_mo(self, dest: str, text: str) -> MoRoute | None:
         for route in self._mo_routes:
             if route.matches(dest, text):
-                return route.account
+                return route
         return None
 
     def _store_mos(self, conn: Any, events: list[MoEvent]) -> None:
         now = self._clock.seconds()
         ids = {system_id: account_id for account_id, system_id in conn.execute(sa.select(accounts.c.id, accounts.c.system_id))}
         rows = []
+        groups = []
         for event in events:
-            system_id = self.route_mo(event.dest_addr, event.text)
-            account_id = ids.get(system_id) if system_id else None
+            route = self.route_mo(event.dest_addr, event.text)
+            account_id = ids.get(route.account) if route else None
             if account_id is None:
                 log.warn("MO from {upstream} to {dest} matches no mo_route: kept unrouted", upstream=event.upstream, dest=event.dest_addr)
             rows.append({
@@ -122,8 +127,16 @@ class InboundSink:
                 "dest_addr": event.dest_addr, "dest_ton": event.dest_ton, "dest_npi": event.dest_npi,
                 "esm_class": event.esm_class, "data_coding": event.data_coding, "body": event.body, "tlvs": event.tlvs,
                 "attempts": 0, "next_attempt_at": now, "created_at": now, "delivered_at": None,
+                "group_key": None, "part": None,
             })
+            concat = event.concat
+            if route is not None and route.reassemble and account_id is not None and concat is not None:
+                ref, total, seq = concat
+                key = f"{account_id}|{event.source_addr}|{event.dest_addr}|{ref}|{total}"
+                rows[-1].update(state=PARTIAL, group_key=key, part=seq)
+                groups.append(key)
         insert_outbox_txn(conn, rows)
+        complete_groups_txn(conn, groups, now)
         if self._metrics is not None:
             self._metrics.mo_stored(len(rows), sum(1 for r in rows if r["account_id"] is None))
 
@@ -135,6 +148,7 @@ def mo_from_pdu(upstream: str, pdu: Any) -> MoEvent:
     p = pdu.params
     body = p.get("short_message") or pdu.tlvs.get("message_payload") or b""
     udh = body[: body[0] + 1] if p.get("esm_class", 0) & 0x40 and body else b""
+    concat = concat_of_udh(udh)
     relayed = {k: v for k, v in pdu.tlvs.items() if k != "message_payload"}
     vendor = list(pdu.unknown_tlvs)
     return MoEvent(
@@ -144,4 +158,18 @@ def mo_from_pdu(upstream: str, pdu: Any) -> MoEvent:
         esm_class=p.get("esm_class", 0) & 0xC3, data_coding=p.get("data_coding", 0), body=body,
         text=decode_short_message(p.get("data_coding", 0), body[len(udh):], udh),
         tlvs=encode_tlvs(relayed, vendor) if relayed or vendor else None,
+        concat=concat,
     )
+
+
+def concat_of_udh(udh: bytes) -> tuple[int, int, int] | None:
+    """(ref, total, seq) when the UDH says this is one part of several."""
+    if not udh:
+        return None
+    from protocols.sms import parse_udh
+
+    try:
+        concat = parse_udh(udh).concat
+    except ValueError:
+        return None
+    return concat if concat is not None and concat[1] > 1 else None

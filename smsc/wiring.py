@@ -80,7 +80,8 @@ def build_policy(config: Config) -> RetryPolicy:
 
 
 def mo_routes(config: Config) -> tuple[MoRoute, ...]:
-    return tuple(MoRoute(account=r.account, prefix=r.prefix, keyword=r.keyword) for r in config.mo_routes)
+    return tuple(MoRoute(account=r.account, prefix=r.prefix, keyword=r.keyword, reassemble=r.reassemble)
+                 for r in config.mo_routes)
 
 
 def build_simulators(config: Config, reactor: Any) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
 from smsc.store.bulk import insert_rows
-from smsc.store.schema import PENDING, outbox
+from smsc.store.schema import PARTIAL, PENDING, outbox
+
+ESM_UDHI = 0x40
 
 DELIVERED = "DELIVERED"
 
@@ -52,3 +54,41 @@ def pending_counts_txn(conn: sa.Connection) -> dict[int, int]:
 
 def purge_delivered_txn(conn: sa.Connection, older_than: float) -> int:
     return conn.execute(outbox.delete().where(outbox.c.state == DELIVERED, outbox.c.delivered_at < older_than)).rowcount
+
+
+def complete_groups_txn(conn: sa.Connection, group_keys: Iterable[str], now: float) -> int:
+    """MO groups whose every part is in: one PENDING row with the parts' bodies joined in order
+    (byte-joined, so a character split across parts by the sender comes out whole), the
+    concatenation header dropped. Returns how many messages were completed."""
+    completed = 0
+    for key in set(group_keys):
+        total = int(key.rsplit("|", 1)[1])
+        parts = [dict(zip(("id", "part", "body", "esm_class"), r)) for r in conn.execute(
+            sa.select(outbox.c.id, outbox.c.part, outbox.c.body, outbox.c.esm_class)
+            .where(outbox.c.state == PARTIAL, outbox.c.group_key == key).order_by(outbox.c.id))]
+        by_part = {}
+        for part in parts:
+            by_part.setdefault(part["part"], part)  # a duplicated part counts once
+        if len(by_part) < total:
+            continue
+        first = conn.execute(sa.select(outbox).where(outbox.c.id == by_part[1]["id"])).mappings().one()
+        body = b"".join(_without_udh(by_part[n]["body"], by_part[n]["esm_class"]) for n in range(1, total + 1))
+        row = {c.name: first[c.name] for c in outbox.columns if c.name != "id"}
+        row.update(state=PENDING, body=body, esm_class=first["esm_class"] & ~ESM_UDHI, group_key=None, part=None,
+                   next_attempt_at=now)
+        conn.execute(outbox.delete().where(outbox.c.id.in_([p["id"] for p in parts])))
+        conn.execute(outbox.insert(), [row])
+        completed += 1
+    return completed
+
+
+def _without_udh(body: bytes, esm_class: int) -> bytes:
+    return body[body[0] + 1 :] if esm_class & ESM_UDHI and body else body
+
+
+def release_partial_txn(conn: sa.Connection, older_than: float) -> int:
+    """Parts whose siblings never came: delivered one by one (with their UDH) rather than lost."""
+    return conn.execute(
+        outbox.update().where(outbox.c.state == PARTIAL, outbox.c.created_at < older_than)
+        .values(state=PENDING, group_key=None)
+    ).rowcount

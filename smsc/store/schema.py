@@ -158,8 +158,13 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", sa.Double, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("delivered_at", sa.Double, nullable=True),
+    # MO parts waiting for their siblings (state PARTIAL): "account|source|dest|ref|total", part seq
+    sa.Column("group_key", sa.String(200), nullable=True),
+    sa.Column("part", sa.SmallInteger, nullable=True),
     sa.Index("ix_outbox_pending", "state", "account_id", "next_attempt_at"),
+    sa.Index("ix_outbox_group", "group_key"),
 )
+PARTIAL = "PARTIAL"
 
 # The modem rack (smsc/store/modems.py). Per-SIM usage, one row per SIM and period ("YYYY-MM-DD"
 # for a day, "YYYY-MM" for a month), so daily and monthly caps survive restarts.

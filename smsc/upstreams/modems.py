@@ -42,7 +42,7 @@ from modemfarm.pdu import PduError, encode_submit, parse_number
 from modemfarm.pool import ModemPool, PoolConfig
 from modemfarm.reports import DeliveryState, normalise_number
 from smsc.group_commit import GroupCommitter
-from smsc.inbound import MoEvent
+from smsc.inbound import MoEvent, concat_of_udh
 from smsc.store import modems as store
 from smsc.upstreams.base import Accepted, OutboundSms, Reject, Retry
 
@@ -288,7 +288,7 @@ class ModemUpstream(Service):
             source_npi=sms.originator.npi, dest_addr=dest, dest_ton=1 if dest.isdigit() and self.settings.mo_destination else 0,
             dest_npi=1, esm_class=0x40 if sms.udh else 0,
             data_coding={"gsm7": 0, "ucs2": 8}.get(sms.alphabet, 4),
-            body=sms.udh + sms.user_data, text=sms.text))
+            body=sms.udh + sms.user_data, text=sms.text, concat=concat_of_udh(sms.udh)))
 
     def load_usage(self, sim: str, day_key: str, month_key: str) -> Deferred:
         return self._run("modem_load_usage", store.load_usage_txn, sim, day_key, month_key)

@@ -40,7 +40,7 @@ def e2e_config(db_url: str, smpp_port: int = 0, receipt_delay: float = 0.05, **o
             for n, port in zip("ab", ports)
         ],
         "routes": [{"name": "default", "upstreams": ["sim-a:1", "sim-b:1"]}],
-        "mo_routes": [{"account": "app", "prefix": ""}],
+        "mo_routes": [{"account": "app", "prefix": "777", "reassemble": True}, {"account": "app", "prefix": ""}],
     }
     for section, values in overrides.items():
         if isinstance(values, dict):
@@ -86,8 +86,8 @@ class CountingEsme:
                 self.duplicate_receipts += 1
             self.receipts[fields["id"]] = fields.get("stat", "")
             self.receipt_count += 1
-        else:
-            self.mo.append((pdu.destination_addr.decode(), pdu.short_message))
+        else:  # a long one comes as message_payload
+            self.mo.append((pdu.destination_addr.decode(), pdu.short_message or getattr(pdu, "message_payload", None)))
         return smpplib.consts.SMPP_ESME_ROK
 
     def submit(self, dest: str, text: str = "hello", registered_delivery: int = 1) -> None:

@@ -119,6 +119,27 @@ class EndToEndMixin:
         self.assertTrue(await deferToThread(collect))
         self.assertEqual(esme.mo[0], ("12345", b"STOP"))
 
+    async def test_long_mo_reassembled_when_the_route_says_so(self):
+        """When a 3-part MO arrives out of order on a reassembling mo_route, the account gets one
+        deliver_sm with the whole text and no UDH."""
+        esme = await deferToThread(CountingEsme, self.port)
+        sim = self.simulator("sim-b")
+        for _ in range(50):
+            if sim.sessions:
+                break
+            await deferLater(reactor, 0.1, lambda: None)
+        text = "A long reply from a customer, " * 9
+        self.assertEqual(sim.inject_mo("491700000002", "77700", text, parts=3, out_of_order=True), 3)
+
+        def collect():
+            ok = esme.pump_until(lambda: esme.mo, timeout=20)
+            esme.pump_until(lambda: len(esme.mo) > 1, timeout=1)  # nothing more may come
+            esme.close()
+            return ok
+
+        self.assertTrue(await deferToThread(collect))
+        self.assertEqual(esme.mo, [("77700", text.encode())])
+
 
 class SqliteEndToEnd(EndToEndMixin, TestCase):
     def database_url(self, tmp: str) -> str:

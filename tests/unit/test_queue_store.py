@@ -192,3 +192,24 @@ def test_bulk_insert_round_trips_awkward_values(engine):
         null_text = conn.execute(sa.select(messages.c.text).where(messages.c.id == 2)).scalar()
     assert (got.text, bytes(got.body), bytes(got.tlvs), got.expires_at) == (text, body, b"\x00\x01\x00", 1.0 / 3)
     assert null_text is None
+
+
+def test_long_mo_is_kept_until_whole_then_delivered_as_one(engine):
+    """When the parts of a concatenated MO arrive out of order (one twice), nothing is owed until
+    every part is in; then one deliver_sm without UDH carries the whole text."""
+    from smsc.inbound import InboundSink, MoEvent, MoRoute
+    from twisted.internet.task import Clock
+
+    sink = InboundSink(run_interaction=None, clock=Clock(), mo_routes=(MoRoute("app", reassemble=True),))
+
+    def part(seq: int, text: bytes) -> MoEvent:
+        udh = bytes([5, 0, 3, 0x42, 3, seq])
+        return MoEvent("carrier", "491701", 1, 1, "12345", 0, 0, 0x40, 0, udh + text, text.decode(),
+                       concat=(0x42, 3, seq))
+
+    run(engine, sink._store_mos, [part(3, b"three"), part(1, b"one ")])
+    run(engine, sink._store_mos, [part(1, b"one ")])
+    assert [r["state"] for r in owed(engine)] == ["PARTIAL"] * 3
+    run(engine, sink._store_mos, [part(2, b"two ")])
+    [whole] = owed(engine)
+    assert (whole["state"], whole["body"], whole["esm_class"]) == ("PENDING", b"one two three", 0)
