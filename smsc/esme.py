@@ -60,10 +60,6 @@ class EsmeRegistry:
         if isinstance(binding, AccountBinding) and session in binding.sessions:
             binding.sessions.remove(session)
 
-    def bound_count(self, system_id: str) -> int:
-        binding = self._bindings.get(system_id)
-        return len(binding.sessions) if binding else 0
-
     def receivers_by_id(self, account_id: int) -> list[Any]:
         for binding in self._bindings.values():
             if binding.account.id == account_id:
