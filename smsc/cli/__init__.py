@@ -42,6 +42,25 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = {"config_path": config_path}
 
 
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        root = ctx.find_root()
+        root.obj = dict(root.obj or {}, config_path=value)
+
+
+def _accept_config_anywhere(command: click.Command) -> None:
+    """`smsc serve --config FILE` works as well as `smsc --config FILE serve`: every sub-command
+    takes --config too (it wins over the global one and $SMSC_CONFIG)."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_config_anywhere(sub)
+        return
+    command.params.append(click.Option(
+        ["--config"], type=click.Path(dir_okay=False), expose_value=False, is_eager=True,
+        callback=_set_config, help="Config file (TOML); same as the global --config."))
+
+
 for _name in COMMAND_MODULES:
     for _command in importlib.import_module(f"smsc.cli.{_name}").commands:
+        _accept_config_anywhere(_command)
         main.add_command(_command)
