@@ -33,7 +33,7 @@ from twisted.internet.task import LoopingCall, deferLater  # noqa: E402
 from protocols.smpp.client import SmppClientProtocol  # noqa: E402
 from protocols.smpp.receipts import receipt_from_fields  # noqa: E402
 from protocols.smpp.session import SessionSettings  # noqa: E402
-from scripts.bench_intake import PASSWORD, free_port, percentile, proc_stats, wait_port  # noqa: E402
+from scripts.benchlib import PASSWORD, free_port, fresh_database, percentile, proc_stats, run_to_completion, wait_port  # noqa: E402
 from smsc.auth import hash_password  # noqa: E402
 
 SUBMIT = {
@@ -194,15 +194,7 @@ def main() -> int:
         return 0
 
     workdir = tempfile.mkdtemp(prefix="smsc-e2e-")
-    cluster = None
-    if args.db == "sqlite":
-        db_url = f"sqlite:///{workdir}/e2e.db"
-    else:
-        from tests.pg import ThrowawayPostgres, find_pg_bin
-
-        cluster = ThrowawayPostgres(find_pg_bin() or sys.exit("no PostgreSQL binaries"))
-        cluster.start()
-        db_url = cluster.create_database("bench")
+    db_url, cluster = fresh_database(args.db, workdir)
     carrier_ports = [free_port(), free_port()]
     smpp_port = free_port()
     config = os.path.join(workdir, "e2e.toml")
@@ -227,21 +219,11 @@ def main() -> int:
 
         sampler = LoopingCall(sample)
         sampler.start(1.0)
-        result: dict = {}
-
-        def go():
-            d = ensureDeferred(esme.run())
-            d.addCallbacks(lambda elapsed: result.update(elapsed=elapsed), lambda f: result.update(error=f))
-            d.addBoth(lambda _: reactor.stop())
-
-        reactor.callWhenRunning(go)
-        reactor.run()
-        if "error" in result:
-            result["error"].printTraceback()
+        elapsed = run_to_completion(esme.run)
+        if elapsed is None:
             return 1
         sample()
         lat = sorted(esme.latencies)
-        elapsed = result["elapsed"]
         rss = [s[2] for s in samples]
         quarter = max(1, len(rss) // 4)
         print(f"database          {args.db}")

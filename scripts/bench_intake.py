@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,15 +30,8 @@ from twisted.internet.task import deferLater  # noqa: E402
 
 from protocols.smpp.client import SmppClientProtocol  # noqa: E402
 from protocols.smpp.session import SessionSettings  # noqa: E402
+from scripts.benchlib import PASSWORD, free_port, fresh_database, percentile, proc_stats, run_to_completion, wait_port  # noqa: E402
 from smsc.auth import hash_password  # noqa: E402
-
-PASSWORD = "benchpw"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(path: str, db_url: str, port: int, args: argparse.Namespace) -> None:
@@ -65,26 +57,6 @@ window = {args.window}
 """)
 
 
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("engine did not start listening")
-
-
-def proc_stats(pid: int) -> tuple[float, float]:
-    """(CPU seconds, peak RSS MiB) of the engine process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    with open(f"/proc/{pid}/status") as f:
-        hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
-    return cpu, hwm / 1024
 
 
 SUBMIT = {
@@ -141,11 +113,6 @@ class Load:
         return time.perf_counter() - started
 
 
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -159,36 +126,17 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="smsc-bench-")
-    cluster = None
-    if args.db_url:
-        db_url = args.db_url
-    elif args.db == "sqlite":
-        db_url = f"sqlite:///{workdir}/bench.db"
-    else:
-        from tests.pg import ThrowawayPostgres, find_pg_bin
-
-        cluster = ThrowawayPostgres(find_pg_bin() or sys.exit("no PostgreSQL binaries"))
-        cluster.start()
-        db_url = cluster.create_database("bench")
+    db_url, cluster = (args.db_url, None) if args.db_url else fresh_database(args.db, workdir)
     port = free_port()
     config = os.path.join(workdir, "bench.toml")
     write_config(config, db_url, port, args)
-    engine = subprocess.Popen([sys.executable, os.environ.get("BENCH_ENGINE", "-m"), *(["smsc"] if not os.environ.get("BENCH_ENGINE") else []), "--config", config, "serve"])
+    engine = subprocess.Popen([sys.executable, "-m", "smsc", "--config", config, "serve"])
     try:
         wait_port(port)
         cpu_before, _ = proc_stats(engine.pid)
         load = Load(args, port)
-        result: dict = {}
-
-        def go():
-            d = ensureDeferred(load.run())
-            d.addCallbacks(lambda elapsed: result.update(elapsed=elapsed), lambda f: result.update(error=f))
-            d.addBoth(lambda _: reactor.stop())
-
-        reactor.callWhenRunning(go)
-        reactor.run()
-        if "error" in result:
-            result["error"].printTraceback()
+        elapsed = run_to_completion(load.run)
+        if elapsed is None:
             return 1
         cpu_after, rss = proc_stats(engine.pid)
         lat = sorted(load.latencies)
@@ -201,7 +149,7 @@ def main() -> int:
         db.stop()
         print(f"database        {args.db}{' (' + db_url.split('@')[-1] + ')' if args.db_url else ''}")
         print(f"sessions/window {args.sessions} x {args.window}, {args.messages} msgs each, offered {'max' if not args.rate else args.rate} msg/s")
-        print(f"accepted        {accepted} in {result['elapsed']:.2f} s = {accepted / result['elapsed']:.0f} submit_sm/s")
+        print(f"accepted        {accepted} in {elapsed:.2f} s = {accepted / elapsed:.0f} submit_sm/s")
         print(f"errors          {load.errors or 'none'}")
         print(f"latency         p50 {percentile(lat, 50) * 1000:.2f} ms, p99 {percentile(lat, 99) * 1000:.2f} ms, max {lat[-1] * 1000 if lat else 0:.2f} ms")
         print(f"engine          {cpu_after - cpu_before:.1f} CPU s, peak RSS {rss:.0f} MiB")

@@ -1,0 +1,76 @@
+"""What the benchmark scripts share: ports, a fresh database, the engine's CPU/RSS, running a
+load to completion on the reactor, percentiles."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from typing import Any, Callable, Coroutine
+
+from twisted.internet import reactor
+from twisted.internet.defer import ensureDeferred
+
+PASSWORD = "benchpw"  # the bench account's (SMPP passwords are at most 8 characters)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listening on 127.0.0.1:{port}")
+
+
+def fresh_database(kind: str, workdir: str) -> tuple[str, Any]:
+    """(URL, cluster to stop or None): a SQLite file, or a throwaway PostgreSQL cluster."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir}/bench.db", None
+    from tests.pg import ThrowawayPostgres, find_pg_bin
+
+    cluster = ThrowawayPostgres(find_pg_bin() or sys.exit("no PostgreSQL binaries"))
+    cluster.start()
+    return cluster.create_database("bench"), cluster
+
+
+def proc_stats(pid: int) -> tuple[float, float]:
+    """(CPU seconds, peak RSS MiB) of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/status") as f:
+        hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+    return cpu, hwm / 1024
+
+
+def run_to_completion(load: Callable[[], Coroutine]) -> float | None:
+    """Run ``load()`` on the reactor until it finishes; its wall time, or None (traceback printed)."""
+    result: dict = {}
+
+    def go() -> None:
+        d = ensureDeferred(load())
+        d.addCallbacks(lambda elapsed: result.update(elapsed=elapsed), lambda f: result.update(error=f))
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(go)
+    reactor.run()
+    if "error" in result:
+        result["error"].printTraceback()
+        return None
+    return result["elapsed"]
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
