@@ -23,6 +23,7 @@ from smsc.group_commit import GroupCommitter
 from smsc.store import messages as store
 from smsc.store.accounts import get_account_txn
 from smsc.store.ids import IdGenerator
+from smsc.store.reports import parse_message_id
 from smsc.submit import IntakeLimits, check_address, message_content, message_row, message_template, message_times
 
 log = Logger()
@@ -181,15 +182,9 @@ class Ingress:
             row["multi_id"] = multi_id
         return self._committer.add_many(rows, {"message_id": str(multi_id), "unsuccess_sme": unsuccess})
 
-    def _own_message(self, binding: AccountBinding, message_id: str) -> int:
-        try:
-            return int(message_id)
-        except ValueError:
-            raise SmppError(Status.ESME_RINVMSGID, f"not one of our message ids: {message_id!r}") from None
-
     def _query_sm(self, session: Any, pdu: Any) -> Deferred:
         binding: AccountBinding = session.principal
-        message_id = self._own_message(binding, pdu.params["message_id"])
+        message_id = our_message_id(pdu.params["message_id"])
         source = pdu.params["source_addr"]
 
         def answer(row: dict[str, Any] | None) -> dict[str, Any]:
@@ -208,7 +203,7 @@ class Ingress:
     def _cancel_sm(self, session: Any, pdu: Any) -> Deferred:
         binding: AccountBinding = session.principal
         p = pdu.params
-        message_id = self._own_message(binding, p["message_id"]) if p["message_id"] else None
+        message_id = our_message_id(p["message_id"]) if p["message_id"] else None
         if message_id is None and not p["destination_addr"]:
             raise SmppError(Status.ESME_RCANCELFAIL, "cancel_sm needs a message_id or a destination")
 
@@ -227,7 +222,7 @@ class Ingress:
     def _replace_sm(self, session: Any, pdu: Any) -> Deferred:
         binding: AccountBinding = session.principal
         p = pdu.params
-        message_id = self._own_message(binding, p["message_id"])
+        message_id = our_message_id(p["message_id"])
         now = self._clock.seconds()
         limits = self._limits
 
@@ -251,6 +246,14 @@ class Ingress:
             return {}
 
         return self._run("replace_sm", replace).addCallback(answer)
+
+
+def our_message_id(text: str) -> int:
+    """The row id behind a message_id we handed out; RINVMSGID for anything else."""
+    try:
+        return parse_message_id(text)
+    except ValueError as exc:
+        raise SmppError(Status.ESME_RINVMSGID, str(exc)) from None
 
 
 def _unsuccess(ton: int, npi: int, addr: str, status: int) -> dict[str, Any]:
