@@ -131,6 +131,14 @@ class ModemPool:
         while self._waiting:
             self._resolve(self._waiting.popleft(), RetryLater("modem pool stopped", self.config.retry_after))
 
+    def ready_now(self) -> int:
+        """Modems that could start a send this instant (idle, usable, a throughput token in hand)
+        minus sends already waiting: what an engine should hand over now, so that sends do not
+        queue here for minutes (and every pump does not scan the rack once per waiting send)."""
+        ready = sum(1 for m in self.modems
+                    if m.imei and m.available and self._under_cap(m, 1) and self._bucket(m.imei).ready())
+        return max(0, ready - len(self._waiting))
+
     def load(self) -> float:
         """Work per usable modem: (in flight + waiting) / usable; > 1 means a backlog."""
         usable = sum(1 for m in self.modems if m.state in (ModemState.READY, ModemState.SENDING))
