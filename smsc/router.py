@@ -183,10 +183,13 @@ class RouteSpec:
         if self._regex is not None and self._regex.search(dest) is None:
             return f"destination does not match /{self.dest_regex}/"
         if self.accounts and facts.account not in self.accounts:
+            if not facts.account:
+                return f"no account given; the route takes {', '.join(sorted(self.accounts))}"
             return f"account {facts.account!r} is not one of {', '.join(sorted(self.accounts))}"
         if self.source_addrs and facts.source_addr not in self.source_addrs:
-            return (f"source {facts.source_addr!r} is not one of "
-                    f"{', '.join(sorted(self.source_addrs))}")
+            if not facts.source_addr:
+                return f"no source given; the route takes {', '.join(sorted(self.source_addrs))}"
+            return f"source {facts.source_addr!r} is not one of {', '.join(sorted(self.source_addrs))}"
         if self.message_class is not None and facts.message_class != self.message_class:
             return (f"message class is {facts.message_class or 'unset'}, "
                     f"route takes {self.message_class}")

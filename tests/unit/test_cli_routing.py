@@ -183,7 +183,7 @@ def test_route_explains_in_words(cli, engine):
     lines = result.stdout.splitlines()
     assert lines[0] == f"engine running (http://127.0.0.1:{engine.port}/metrics)"
     assert "route 'night-fr': no match: destination does not start with 33" in lines
-    assert any(line.startswith("route 'uk-vip': no match: account None") for line in lines)
+    assert any(line.startswith("route 'uk-vip': no match: no account given; the route takes vip") for line in lines)
     assert "  carrier-a: weight 3, skipped: not usable (unbound or unhealthy)" in lines
     assert lines[-1] == "decision: carrier-b via route 'uk': first usable in failover order among carrier-b"
 
