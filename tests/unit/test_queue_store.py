@@ -213,3 +213,26 @@ def test_long_mo_is_kept_until_whole_then_delivered_as_one(engine):
     run(engine, sink._store_mos, [part(2, b"two ")])
     [whole] = owed(engine)
     assert (whole["state"], whole["body"], whole["esm_class"]) == ("PENDING", b"one two three", 0)
+
+
+@pytest.mark.postgres
+def test_two_nodes_never_claim_the_same_row(postgres_url):
+    """When two nodes claim at the same moment from one PostgreSQL queue, SKIP LOCKED gives each
+    different rows, and together they get all of them."""
+    engine = create_engine(postgres_url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        create_account_txn(conn, "app", "scrypt$x", NOW)
+        insert_messages_txn(conn, [row(i) for i in range(1, 11)])
+    first = engine.connect()
+    transaction = first.begin()
+    try:
+        mine, _ = claim_due_txn(first, 1, NOW, 6, esme_receipt)  # node 1 holds its rows, uncommitted
+        with engine.begin() as second:
+            theirs, _ = claim_due_txn(second, 2, NOW, 10, esme_receipt)  # node 2 does not wait for them
+        transaction.commit()
+    finally:
+        first.close()
+        engine.dispose()
+    assert len(mine) == 6 and len(theirs) == 4
+    assert {r["id"] for r in mine}.isdisjoint({r["id"] for r in theirs})
