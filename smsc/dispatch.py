@@ -77,8 +77,6 @@ class Dispatcher(Service):
         self._wake_pending = False
         self._loop: LoopingCall | None = None
         self._writer = GroupCommitter(run_interaction, clock, txn=self._write_outcomes, desc="record_outcomes")
-        self.in_flight = 0
-        self.recovered = 0
 
     # ------------------------------------------------------------------ life cycle
 
@@ -88,7 +86,6 @@ class Dispatcher(Service):
         return d.addCallback(self._recovered)
 
     def _recovered(self, count: int) -> None:
-        self.recovered = count
         if count:
             log.warn("re-queued {count} messages left in SENDING by a previous run (outcome unknown)", count=count)
         if self._metrics is not None:
@@ -152,10 +149,11 @@ class Dispatcher(Service):
         full = tuple(name for name, u in self.upstreams.items() if name not in exclude and u.capacity() <= 0)
         decision = self._router.route(facts, datetime.fromtimestamp(now, timezone.utc), exclude=exclude + full)
         if not decision.ok:
-            if full and not exclude:
-                # every candidate is full right now (the windows filled since the claim): not a
-                # routing failure and not an attempt; try again on the next tick
-                self._finish(row, Requeue(row["id"], now + self._interval, "upstreams busy", row["parts_sent"], uncount=True))
+            if full:
+                # a candidate is there but its window filled since the claim: not a routing failure;
+                # try again on the next tick (not an attempt either, unless one was just made)
+                self._finish(row, Requeue(row["id"], now + self._interval, "upstreams busy", row["parts_sent"],
+                                          uncount=not exclude))
                 return
             if self._metrics is not None:
                 self._metrics.no_route()
@@ -170,12 +168,10 @@ class Dispatcher(Service):
         except (TooManyParts, ValueError) as exc:
             self._finish(row, Failed(row["id"], f"cannot encode for {decision.upstream}: {exc}", upstream=decision.upstream))
             return
-        self.in_flight += 1
         self._send_parts(row, decision.upstream, decision.route, upstream, parts, row["parts_sent"], [], exclude)
 
     def _send_parts(self, row, name, route, upstream, parts, index, accepted, exclude) -> None:  # noqa: ANN001
         if index >= len(parts):
-            self.in_flight -= 1
             self._finish(row, Sent(row["id"], name, route, tuple(accepted)))
             return
 
@@ -184,7 +180,6 @@ class Dispatcher(Service):
                 accepted.append((index + 1, outcome.remote_id))
                 self._send_parts(row, name, route, upstream, parts, index + 1, accepted, exclude)
             else:
-                self.in_flight -= 1
                 self._failed_part(row, name, outcome, index, accepted, exclude)
 
         safe_send(upstream, parts[index]).addCallback(answered)

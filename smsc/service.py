@@ -122,7 +122,7 @@ class Engine(MultiService):
         self.modem_rack: SimulatedRack | None = None
         if config.simulators.modems.count > 0:  # a simulated rack on ptys (demo, trials)
             self.modem_rack = SimulatedRack(config.simulators.modems.count, config.simulators.modems.seed, reactor)
-            self.modem_rack.service().setServiceParent(self)
+            self.modem_rack.setServiceParent(self)
         self.upstreams, profiles, overrides = build_upstreams(config, reactor, self.inbound)
         self.modem_upstream: Any = None
         modem_pool = build_modem_pool(config, reactor, run, self.inbound, self.modem_rack)

@@ -7,8 +7,16 @@ A config that names an unknown upstream or a bad window fails here, at start, wi
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
 from typing import Any
 
+from twisted.application.service import Service
+
+from modemfarm.modem import ModemConfig, serial_opener
+from modemfarm.modem_send import UnknownPolicy
+from modemfarm.pool import PoolConfig
+from modemfarm.simulator import ModemFarm
 from protocols.sms import TextProfile
 from protocols.smpp.simulator import UpstreamSimulator
 from protocols.smpp.simulator_settings import SimulatorSettings
@@ -17,6 +25,7 @@ from smsc.inbound import MoRoute
 from smsc.retry import Overrides, RetryPolicy
 from smsc.router import RouteSpec, Router, TimeWindow
 from smsc.upstreams.base import health_of
+from smsc.upstreams.modems import ModemUpstream, ModemUpstreamSettings
 from smsc.upstreams.smpp import SmppUpstream, SmppUpstreamSettings
 
 
@@ -105,49 +114,29 @@ def build_simulators(config: Config, reactor: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ modems
 
-class SimulatedRack:
+class SimulatedRack(Service):
     """`[simulators.modems]`: N simulated modems on ptys in this process, with udev-like stable
     links (``<dir>/by-id/sim-modem-<IMEI>``) that the pool opens like /dev/serial/by-id paths."""
 
     def __init__(self, count: int, seed: int, reactor: Any) -> None:
-        import tempfile
-
-        from modemfarm.simulator import ModemFarm
-
         self.link_dir = tempfile.mkdtemp(prefix="smsc-modems-")
         self.farm = ModemFarm(count, reactor, reactor, seed=seed, link_dir=self.link_dir)
         self.paths = tuple(f"{self.link_dir}/by-id/sim-modem-{m.imei}" for m in self.farm.modems)
+        self.setName("simulator:modems")
 
-    def service(self) -> Any:
-        from twisted.application.service import Service
+    def startService(self) -> None:
+        super().startService()
+        self.farm.start()
 
-        rack = self
-
-        class RackService(Service):
-            def startService(self) -> None:
-                super().startService()
-                rack.farm.start()
-
-            def stopService(self) -> None:
-                import shutil
-
-                super().stopService()
-                rack.farm.stop()
-                shutil.rmtree(rack.link_dir, ignore_errors=True)
-
-        svc = RackService()
-        svc.setName("simulator:modems")
-        return svc
+    def stopService(self) -> None:
+        super().stopService()
+        self.farm.stop()
+        shutil.rmtree(self.link_dir, ignore_errors=True)
 
 
 def build_modem_pool(config: Config, reactor: Any, run_interaction: Any, events: Any,
                      rack: SimulatedRack | None = None) -> tuple[Any, TextProfile] | None:
     """The `[modems]` pool as an upstream (None when no device, glob or simulated rack is set)."""
-    from modemfarm.modem import ModemConfig, serial_opener
-    from modemfarm.modem_send import UnknownPolicy
-    from modemfarm.pool import PoolConfig
-    from smsc.upstreams.modems import ModemUpstream, ModemUpstreamSettings
-
     m = config.modems
     if not m.configured and rack is None:
         return None
