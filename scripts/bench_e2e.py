@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,9 @@ from twisted.internet.task import LoopingCall, deferLater  # noqa: E402
 from protocols.smpp.client import SmppClientProtocol  # noqa: E402
 from protocols.smpp.receipts import receipt_from_fields  # noqa: E402
 from protocols.smpp.session import SessionSettings  # noqa: E402
-from scripts.benchlib import PASSWORD, free_port, fresh_database, percentile, proc_stats, run_to_completion, wait_port  # noqa: E402
+from scripts.benchlib import (  # noqa: E402
+    PASSWORD, free_port, fresh_database, percentile, proc_stats, run_to_completion, start_engine, stop, wait_port,
+)
 from smsc.auth import hash_password  # noqa: E402
 
 SUBMIT = {
@@ -201,7 +202,7 @@ def main() -> int:
     engine_config(config, db_url, smpp_port, carrier_ports, args)
     carriers = subprocess.Popen([sys.executable, __file__, "--receipt-delay", str(args.receipt_delay),
                                  "--run-carriers", *map(str, carrier_ports)])
-    engine = subprocess.Popen([sys.executable, "-m", "smsc", "--config", config, "serve"])
+    engine = start_engine(config)
     samples: list[tuple[float, float, float]] = []
     try:
         for port in (*carrier_ports, smpp_port):
@@ -238,14 +239,7 @@ def main() -> int:
               f"{sum(rss[-quarter:]) / quarter:.0f} MiB, max {max(rss):.0f} MiB")
         return 0 if esme.receipts >= esme.accepted else 2
     finally:
-        for process in (engine, carriers):
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if cluster is not None:
-            cluster.stop()
+        stop([engine, carriers], cluster)
 
 
 if __name__ == "__main__":

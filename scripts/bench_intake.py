@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +28,9 @@ from twisted.internet.task import deferLater  # noqa: E402
 
 from protocols.smpp.client import SmppClientProtocol  # noqa: E402
 from protocols.smpp.session import SessionSettings  # noqa: E402
-from scripts.benchlib import PASSWORD, free_port, fresh_database, percentile, proc_stats, run_to_completion, wait_port  # noqa: E402
+from scripts.benchlib import (  # noqa: E402
+    PASSWORD, free_port, fresh_database, percentile, proc_stats, run_to_completion, start_engine, stop, wait_port,
+)
 from smsc.auth import hash_password  # noqa: E402
 
 
@@ -130,7 +130,7 @@ def main() -> int:
     port = free_port()
     config = os.path.join(workdir, "bench.toml")
     write_config(config, db_url, port, args)
-    engine = subprocess.Popen([sys.executable, "-m", "smsc", "--config", config, "serve"])
+    engine = start_engine(config)
     try:
         wait_port(port)
         cpu_before, _ = proc_stats(engine.pid)
@@ -156,13 +156,7 @@ def main() -> int:
         print(f"durable         {durable}/{accepted} acknowledged ids found in the database")
         return 0 if durable == accepted else 2
     finally:
-        engine.send_signal(signal.SIGTERM)
-        try:
-            engine.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            engine.kill()
-        if cluster is not None:
-            cluster.stop()
+        stop([engine], cluster)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ load to completion on the reactor, percentiles."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 from typing import Any, Callable, Coroutine
@@ -28,8 +30,25 @@ def wait_port(port: int, timeout: float = 30) -> None:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listening on 127.0.0.1:{port}")
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout:g} s")
+
+
+def start_engine(config_path: str) -> subprocess.Popen:
+    """`smsc serve` as its own process, as in production."""
+    return subprocess.Popen([sys.executable, "-m", "smsc", "--config", config_path, "serve"])
+
+
+def stop(processes: list[subprocess.Popen], cluster: Any = None) -> None:
+    """SIGTERM each process (SIGKILL after 20 s), then the throwaway PostgreSQL if any."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if cluster is not None:
+        cluster.stop()
 
 
 def fresh_database(kind: str, workdir: str) -> tuple[str, Any]:

@@ -10,13 +10,9 @@ from typing import Any
 import smpplib.client
 import smpplib.consts
 
+from scripts.benchlib import free_port
 from tests.system.engine import PASSWORD_HASH
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def e2e_config(db_url: str, smpp_port: int = 0, receipt_delay: float = 0.05, **overrides: Any) -> dict[str, Any]:

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from typing import Any
 
 import smpplib.client
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred, ensureDeferred
 
 from protocols.smpp.codec import Pdu, decode, encode
 from smsc.auth import hash_password
 from smsc.config import parse_config
 from smsc.service import make_service
+from tests.pg import database_in_shared_cluster
 
 PASSWORD = "s3cret"
 PASSWORD_HASH = hash_password(PASSWORD)
 
 
-def engine_config(db_url: str, **overrides: Any):
+def engine_config(db_url: str, **overrides: Any) -> dict[str, Any]:
+    """An engine with three accounts (app, slow: 2 msgs/s, locked), no upstreams, loopback ports."""
     data: dict[str, Any] = {
         "database": {"url": db_url, "upgrade_on_start": True},
         "smpp_server": {"listen": "tcp:0:interface=127.0.0.1", "auth_failure_delay": 0.2},
@@ -35,17 +39,52 @@ def engine_config(db_url: str, **overrides: Any):
             data.setdefault(section, {}).update(values)
         else:
             data[section] = values
-    return parse_config(data, "<test>")
+    return data
 
 
-async def start_engine(db_url: str, **overrides: Any):
-    engine = make_service(engine_config(db_url, **overrides), reactor)
-    await engine.start()
-    return engine
+class RunningEngine:
+    """Mixin for trial TestCases: one real engine (make_service) per test, on loopback ports.
+
+    Subclasses say what to run (``config(db_url)``, a dict as in a config file) and may prepare
+    it (``before_start``) or wait for it (``after_start``); ``database_url`` picks the backend:
+    SQLite here, PostgreSQL with :class:`OnPostgres`.
+    """
+
+    timeout = 60
+
+    def config(self, db_url: str) -> dict[str, Any]:
+        return engine_config(db_url)
+
+    def database_url(self, tmp: str) -> str:
+        return f"sqlite:///{tmp}/smsc.db"
+
+    def before_start(self) -> None:
+        """Hook: the engine is built, not started."""
+
+    async def after_start(self) -> None:
+        """Hook: the engine is listening."""
+
+    async def _start(self) -> None:
+        tmp = self.mktemp()
+        os.makedirs(tmp)
+        self.engine = make_service(parse_config(self.config(self.database_url(tmp)), "<test>"), reactor)
+        self.before_start()
+        await self.engine.start()
+        self.port = self.engine.smpp_listener.port.getHost().port
+        await self.after_start()
+
+    def setUp(self) -> Deferred:
+        return ensureDeferred(self._start())
+
+    def tearDown(self) -> Deferred:
+        return self.engine.stopService()
 
 
-def smpp_port(engine) -> int:
-    return engine.smpp_listener.port.getHost().port
+class OnPostgres:
+    """Put first in the bases: the same tests on a fresh database of the throwaway cluster."""
+
+    def database_url(self, tmp: str) -> str:
+        return database_in_shared_cluster()
 
 
 def esme(port: int, system_id: str = "app", password: str = PASSWORD, bind: str = "transceiver"):

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 from twisted.internet import reactor
@@ -24,7 +22,8 @@ from twisted.trial.unittest import TestCase
 from protocols.smpp.simulator import UpstreamSimulator
 from protocols.smpp.simulator_settings import SimulatorSettings
 from tests.pg import database_in_shared_cluster
-from tests.system.e2e import CountingEsme, free_port
+from scripts.benchlib import free_port, wait_port
+from tests.system.e2e import CountingEsme
 from tests.system.engine import PASSWORD_HASH
 
 pytestmark = pytest.mark.system
@@ -49,17 +48,6 @@ def engine_toml(db_url: str, smpp_port: int, carriers: dict[str, int]) -> str:
     names = ", ".join(f'"{n}"' for n in carriers)
     lines += ["[[routes]]", 'name = "all"', f"upstreams = [{names}]"]
     return "\n".join(lines) + "\n"
-
-
-def wait_for_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"engine not listening on {port}")
 
 
 class CrashMixin:
@@ -90,7 +78,7 @@ class CrashMixin:
     def start_engine(self) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "smsc", "--config", self.config, "serve"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for_port(self.smpp_port)
+        wait_port(self.smpp_port)
 
     def kill_engine(self) -> None:
         self.process.send_signal(signal.SIGKILL)

@@ -4,40 +4,25 @@ carrier goes away; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 
 import pytest
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from protocols.smpp.constants import Status
-from smsc.config import parse_config
-from smsc.service import make_service
-from tests.pg import database_in_shared_cluster
 from tests.system.e2e import CountingEsme, e2e_config
+from tests.system.engine import OnPostgres, RunningEngine
 
 pytestmark = pytest.mark.system
 
 
-class EndToEndMixin:
+class EndToEnd(RunningEngine):
     timeout = 90
 
-    def database_url(self, tmp: str) -> str:
-        raise NotImplementedError
-
-    async def _start(self) -> None:
-        self.engine = make_service(parse_config(e2e_config(self.database_url(self.mktemp())), "<e2e>"), reactor)
-        await self.engine.start()
-        self.port = self.engine.smpp_listener.port.getHost().port
-
-    def setUp(self) -> Deferred:
-        return ensureDeferred(self._start())
-
-    def tearDown(self) -> Deferred:
-        return self.engine.stopService()
+    def config(self, db_url: str) -> dict:
+        return e2e_config(db_url)
 
     def simulator(self, name: str):
         return self.engine.simulators[name].simulator
@@ -141,37 +126,21 @@ class EndToEndMixin:
         self.assertEqual(esme.mo, [("77700", text.encode())])
 
 
-class SqliteEndToEnd(EndToEndMixin, TestCase):
-    def database_url(self, tmp: str) -> str:
-        os.makedirs(tmp, exist_ok=True)
-        return f"sqlite:///{tmp}/smsc.db"
+class SqliteEndToEnd(EndToEnd, TestCase):
+    pass
 
 
 @pytest.mark.postgres
-class PostgresEndToEnd(EndToEndMixin, TestCase):
-    def database_url(self, tmp: str) -> str:
-        return database_in_shared_cluster()
+class PostgresEndToEnd(OnPostgres, EndToEnd, TestCase):
+    pass
 
 
-class UnroutableSubmitTests(TestCase):
+class UnroutableSubmitTests(RunningEngine, TestCase):
     """With no_route = "reject", a submit no route can take is refused at once (SQLite)."""
 
-    timeout = 60
-
-    async def _start(self) -> None:
-        tmp = self.mktemp()
-        os.makedirs(tmp)
-        config = e2e_config(f"sqlite:///{tmp}/smsc.db", dispatcher={"no_route": "reject"},
-                            routes=[{"name": "germany", "upstreams": ["sim-a", "sim-b"], "dest_prefixes": ["49"]}])
-        self.engine = make_service(parse_config(config, "<e2e>"), reactor)
-        await self.engine.start()
-        self.port = self.engine.smpp_listener.port.getHost().port
-
-    def setUp(self) -> Deferred:
-        return ensureDeferred(self._start())
-
-    def tearDown(self) -> Deferred:
-        return self.engine.stopService()
+    def config(self, db_url: str) -> dict:
+        return e2e_config(db_url, dispatcher={"no_route": "reject"},
+                          routes=[{"name": "germany", "upstreams": ["sim-a", "sim-b"], "dest_prefixes": ["49"]}])
 
     async def test_submit_without_route_is_refused_with_submitfail(self):
         """When no route serves the destination, submit_sm gets ESME_RSUBMITFAIL and nothing is stored;

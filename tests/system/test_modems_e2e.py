@@ -11,18 +11,16 @@ import os
 import pytest
 import sqlalchemy as sa
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from modemfarm.modem import ModemState
 from modemfarm.simulator import Latency, ReportPlan, ReportPolicy
-from smsc.config import parse_config
-from smsc.service import make_service
 from smsc.store.schema import dlr_keys, messages, modem_usage
-from tests.pg import database_in_shared_cluster
 from tests.system.e2e import CountingEsme, e2e_config, free_port
+from tests.system.engine import OnPostgres, RunningEngine
 from tests.unit.cli_helpers import Cli
 
 pytestmark = pytest.mark.system
@@ -44,31 +42,22 @@ def pause(seconds: float) -> Deferred:
     return deferLater(reactor, seconds, lambda: None)
 
 
-class ModemEndToEndMixin:
-    timeout = 60
+class ModemEndToEnd(RunningEngine):
+    def config(self, db_url: str) -> dict:
+        return modem_config(db_url)
 
-    def database_url(self, tmp: str) -> str:
-        raise NotImplementedError
-
-    async def _start(self) -> None:
-        self.engine = make_service(parse_config(modem_config(self.database_url(self.mktemp())), "<e2e>"), reactor)
+    def before_start(self) -> None:
         self.farm = self.engine.modem_rack.farm
         for sim in self.farm.modems:  # seconds in the field; a fraction of one here
             sim.network.submit_latency = Latency(0.1, 0.3, 0.05, 0.3)
             sim.network.reports = ReportPolicy(delay=Latency(0.2, 0.3, 0.05, 0.5))
-        await self.engine.start()
-        self.port = self.engine.smpp_listener.port.getHost().port
+
+    async def after_start(self) -> None:
         pool = self.engine.modem_upstream.pool
         for _ in range(100):  # the modems initialise over the ptys
             if sum(m.state is ModemState.READY for m in pool.modems) == MODEMS:
                 break
             await pause(0.1)
-
-    def setUp(self) -> Deferred:
-        return ensureDeferred(self._start())
-
-    def tearDown(self) -> Deferred:
-        return self.engine.stopService()
 
     def query(self, statement):
         return self.engine.db.run_interaction("test", lambda conn: [tuple(r) for r in conn.execute(statement)])
@@ -182,13 +171,10 @@ class ModemEndToEndMixin:
         self.fail("condition not reached in time")
 
 
-class SqliteModemEndToEnd(ModemEndToEndMixin, TestCase):
-    def database_url(self, tmp: str) -> str:
-        os.makedirs(tmp, exist_ok=True)
-        return f"sqlite:///{tmp}/smsc.db"
+class SqliteModemEndToEnd(ModemEndToEnd, TestCase):
+    pass
 
 
 @pytest.mark.postgres
-class PostgresModemEndToEnd(ModemEndToEndMixin, TestCase):
-    def database_url(self, tmp: str) -> str:
-        return database_in_shared_cluster()
+class PostgresModemEndToEnd(OnPostgres, ModemEndToEnd, TestCase):
+    pass

@@ -6,21 +6,18 @@ metrics) on SQLite and on a throwaway PostgreSQL, as an operator would run it.
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 
 import pytest
 import smpplib.exceptions
-from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from protocols.smpp.codec import Pdu, encode
 from protocols.smpp.constants import Status
 from smsc.store import messages as store
-from tests.pg import database_in_shared_cluster
-from tests.system.engine import PASSWORD, esme, raw_request, read_raw, smpp_port, start_engine
+from tests.system.engine import PASSWORD, OnPostgres, RunningEngine, esme, raw_request, read_raw
 
 pytestmark = pytest.mark.system
 
@@ -35,23 +32,8 @@ def submit(client, dest: str = "4915112345678", text: bytes = b"hello", **extra)
     return client.read_pdu()
 
 
-class EngineTestMixin:
-    """Starts one engine per test; subclasses say which database."""
-
-    timeout = 60
-
-    def database_url(self, tmp: str) -> str:
-        raise NotImplementedError
-
-    async def _start(self, **overrides):
-        self.engine = await start_engine(self.database_url(self.mktemp()), **overrides)
-        self.port = smpp_port(self.engine)
-
-    def setUp(self) -> Deferred:
-        return ensureDeferred(self._start())
-
-    def tearDown(self) -> Deferred | None:
-        return self.engine.stopService()
+class EngineTests(RunningEngine):
+    """The same tests on SQLite and PostgreSQL (subclasses below)."""
 
     def stored(self, message_id: str) -> dict | None:
         return self.engine.db.run_sync("get", store.get_message_txn, int(message_id))
@@ -248,14 +230,11 @@ def _submit_body_unchecked(p: dict) -> bytes:
     )
 
 
-class SqliteEngineTests(EngineTestMixin, TestCase):
-    def database_url(self, tmp: str) -> str:
-        os.makedirs(tmp, exist_ok=True)
-        return f"sqlite:///{tmp}/smsc.db"
+class SqliteEngineTests(EngineTests, TestCase):
+    pass
 
 
 @pytest.mark.postgres
-class PostgresEngineTests(EngineTestMixin, TestCase):
-    def database_url(self, tmp: str) -> str:
-        return database_in_shared_cluster()
+class PostgresEngineTests(OnPostgres, EngineTests, TestCase):
+    pass
 

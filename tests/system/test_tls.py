@@ -12,12 +12,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 
 from protocols.smpp.codec import Pdu, encode
-from tests.system.engine import PASSWORD, read_raw, start_engine
+from tests.system.engine import PASSWORD, RunningEngine, engine_config, read_raw
 
 pytestmark = pytest.mark.system
 
@@ -39,22 +38,10 @@ def self_signed(directory: str) -> tuple[str, str]:
     return key_path, cert_path
 
 
-class TlsServerTests(TestCase):
-    timeout = 60
-
-    async def _start(self) -> None:
-        tmp = self.mktemp()
-        os.makedirs(tmp)
-        key, cert = self_signed(tmp)
-        self.engine = await start_engine(f"sqlite:///{tmp}/smsc.db", smpp_server={
-            "listen": f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"})
-        self.port = self.engine.smpp_listener.port.getHost().port
-
-    def setUp(self) -> Deferred:
-        return ensureDeferred(self._start())
-
-    def tearDown(self) -> Deferred:
-        return self.engine.stopService()
+class TlsServerTests(RunningEngine, TestCase):
+    def config(self, db_url: str) -> dict:
+        key, cert = self_signed(os.path.dirname(db_url.removeprefix("sqlite:///")))
+        return engine_config(db_url, smpp_server={"listen": f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"})
 
     async def test_bind_and_submit_over_tls(self):
         """When the server listens on an ssl: endpoint, an ESME binds and submits over TLS."""
