@@ -32,6 +32,18 @@ CANCELLED = "CANCELLED"  # cancel_sm / `smsc message cancel`
 STATES = (QUEUED, SENDING, SUBMITTED, DELIVERED, UNDELIVERABLE, EXPIRED, REJECTED, FAILED, CANCELLED)
 FINAL_STATES = frozenset({DELIVERED, UNDELIVERABLE, EXPIRED, REJECTED, FAILED, CANCELLED})
 
+def _addresses() -> list[sa.Column]:
+    """Source and destination address, TON and NPI (SMPP: up to 64 characters for data_sm)."""
+    return [
+        sa.Column("source_addr", sa.String(65), nullable=False),
+        sa.Column("source_ton", sa.SmallInteger, nullable=False),
+        sa.Column("source_npi", sa.SmallInteger, nullable=False),
+        sa.Column("dest_addr", sa.String(65), nullable=False),
+        sa.Column("dest_ton", sa.SmallInteger, nullable=False),
+        sa.Column("dest_npi", sa.SmallInteger, nullable=False),
+    ]
+
+
 accounts = sa.Table(
     "accounts",
     metadata,
@@ -63,12 +75,7 @@ messages = sa.Table(
     # submit_multi: every destination is a row; they share the id the ESME was given (the first row's)
     sa.Column("multi_id", sa.BigInteger, nullable=True),
     sa.Column("service_type", sa.String(6), nullable=False, server_default=""),
-    sa.Column("source_addr", sa.String(65), nullable=False),
-    sa.Column("source_ton", sa.SmallInteger, nullable=False),
-    sa.Column("source_npi", sa.SmallInteger, nullable=False),
-    sa.Column("dest_addr", sa.String(65), nullable=False),
-    sa.Column("dest_ton", sa.SmallInteger, nullable=False),
-    sa.Column("dest_npi", sa.SmallInteger, nullable=False),
+    *_addresses(),
     sa.Column("esm_class", sa.SmallInteger, nullable=False),
     sa.Column("protocol_id", sa.SmallInteger, nullable=False),
     sa.Column("priority", sa.SmallInteger, nullable=False),
@@ -144,12 +151,7 @@ outbox = sa.Table(
     sa.Column("kind", sa.String(8), nullable=False),  # receipt | mo
     sa.Column("message_id", sa.BigInteger, nullable=True),
     sa.Column("state", sa.String(10), nullable=False),  # PENDING | DELIVERED
-    sa.Column("source_addr", sa.String(65), nullable=False),
-    sa.Column("source_ton", sa.SmallInteger, nullable=False),
-    sa.Column("source_npi", sa.SmallInteger, nullable=False),
-    sa.Column("dest_addr", sa.String(65), nullable=False),
-    sa.Column("dest_ton", sa.SmallInteger, nullable=False),
-    sa.Column("dest_npi", sa.SmallInteger, nullable=False),
+    *_addresses(),
     sa.Column("esm_class", sa.SmallInteger, nullable=False),
     sa.Column("data_coding", sa.SmallInteger, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),

@@ -16,11 +16,12 @@ from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
 from protocols.smpp.client import SmppClientFactory
-from protocols.smpp.codec import Pdu, decode, encode
+from protocols.smpp.codec import Pdu
 from protocols.smpp.constants import Status
 from protocols.smpp.errors import ResponseTimeout, SmppError
 from protocols.smpp.server import SmppServerFactory
 from protocols.smpp.session import SessionSettings, SessionState
+from tests.smpp.helpers import sent, wire
 
 HDR = struct.Struct(">IIII")
 SUBMIT = {"destination_addr": "447700900001", "short_message": b"hi"}
@@ -28,18 +29,6 @@ RECEIPT = {"source_addr": "447700900001", "esm_class": 0x04,
            "short_message": b"id:abc sub:001 dlvrd:001 stat:DELIVRD err:000"}
 
 
-def wire(command: str, sequence: int, status: int = 0, params: dict | None = None) -> bytes:
-    return encode(Pdu(command, sequence, status, params))
-
-
-def sent(transport: StringTransport) -> list[Pdu]:
-    data, out = transport.value(), []
-    transport.clear()
-    while data:
-        (length,) = struct.unpack_from(">I", data)
-        out.append(decode(data[:length]))
-        data = data[length:]
-    return out
 
 
 class Delegate:

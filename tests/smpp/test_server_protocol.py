@@ -20,11 +20,12 @@ from twisted.python.failure import Failure
 from twisted.trial import unittest
 
 from protocols.smpp.client import SmppClientFactory
-from protocols.smpp.codec import Pdu, decode, encode
+from protocols.smpp.codec import Pdu, encode
 from protocols.smpp.constants import Status
 from protocols.smpp.errors import SmppError
 from protocols.smpp.server import BindRequest, SmppServerFactory, SmppServerProtocol
 from protocols.smpp.session import SessionSettings, SessionState
+from tests.smpp.helpers import sent, wire
 
 HDR = struct.Struct(">IIII")
 SUBMIT = {"destination_addr": "447700900001", "short_message": b"hi"}
@@ -32,18 +33,6 @@ CREDS = {"system_id": "app", "password": "s3cret", "system_type": "VMA",
          "interface_version": 0x34, "addr_ton": 1, "addr_npi": 1, "address_range": "^44"}
 
 
-def wire(command: str, sequence: int, status: int = 0, params: dict | None = None) -> bytes:
-    return encode(Pdu(command, sequence, status, params))
-
-
-def sent(transport: StringTransport) -> list[Pdu]:
-    data, out = transport.value(), []
-    transport.clear()
-    while data:
-        (length,) = struct.unpack_from(">I", data)
-        out.append(decode(data[:length]))
-        data = data[length:]
-    return out
 
 
 class Delegate:

@@ -16,30 +16,17 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from protocols.smpp.client import SmppClientProtocol
-from protocols.smpp.codec import Pdu, decode, encode
+from protocols.smpp.codec import Pdu, encode
 from protocols.smpp.constants import NO_RESPONSE, Status
 from protocols.smpp.errors import ProtocolError, ResponseTimeout, SmppError
 from protocols.smpp.server import SmppServerProtocol
 from protocols.smpp.session import MAX_SEQUENCE, SessionSettings, SessionState
+from tests.smpp.helpers import sent, wire
 
 HDR = struct.Struct(">IIII")
 SUBMIT = {"destination_addr": "447700900001", "short_message": b"hi"}
 
 
-def wire(command: str, sequence: int, status: int = 0, params: dict | None = None,
-         tlvs: dict | None = None) -> bytes:
-    return encode(Pdu(command, sequence, status, params, tlvs))
-
-
-def sent(transport: StringTransport) -> list[Pdu]:
-    """Decode and consume everything written to ``transport``."""
-    data, out = transport.value(), []
-    transport.clear()
-    while data:
-        (length,) = struct.unpack_from(">I", data)
-        out.append(decode(data[:length]))
-        data = data[length:]
-    return out
 
 
 def raw_sent(transport: StringTransport) -> list[tuple[int, int, int]]:
