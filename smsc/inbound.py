@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from protocols.sms import decode_short_message, parse_udh
 from protocols.smpp.codec import encode_tlvs
 from smsc.dlr import ReceiptEvent
 from smsc.group_commit import GroupCommitter
@@ -143,8 +144,6 @@ class InboundSink:
 
 def mo_from_pdu(upstream: str, pdu: Any) -> MoEvent:
     """An MO deliver_sm/data_sm from a carrier, as we store it (UDH kept: the ESME reassembles)."""
-    from protocols.sms import decode_short_message
-
     p = pdu.params
     body = p.get("short_message") or pdu.tlvs.get("message_payload") or b""
     udh = body[: body[0] + 1] if p.get("esm_class", 0) & 0x40 and body else b""
@@ -166,8 +165,6 @@ def concat_of_udh(udh: bytes) -> tuple[int, int, int] | None:
     """(ref, total, seq) when the UDH says this is one part of several."""
     if not udh:
         return None
-    from protocols.sms import parse_udh
-
     try:
         concat = parse_udh(udh).concat
     except ValueError:
