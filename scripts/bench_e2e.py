@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +64,8 @@ def run_carriers(ports: list[int], delay: float) -> None:
         sims.append(sim)
 
     def report() -> None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(f"carriers          {usage.ru_utime + usage.ru_stime:.1f} CPU s (both, one process)", file=sys.stderr)
         for n, sim in enumerate(sims):
             c = sim.counters
             print(f"carrier {n}           {c.submits} submits, {c.receipts_sent} receipts sent, "
@@ -188,6 +192,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0, help="offered msgs/s (0: as fast as it goes)")
     parser.add_argument("--sqlite-synchronous", choices=["FULL", "NORMAL"], default="FULL")
     parser.add_argument("--metrics-port", type=int, default=0, help="serve the engine's /metrics here (0: off)")
+    parser.add_argument("--py-spy", metavar="FILE", help="record the engine with py-spy (raw collapsed stacks)")
+    parser.add_argument("--py-spy-seconds", type=int, default=10)
     parser.add_argument("--run-carriers", nargs="+", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_carriers:
@@ -204,10 +210,15 @@ def main() -> int:
                                  "--run-carriers", *map(str, carrier_ports)])
     engine = start_engine(config)
     samples: list[tuple[float, float, float]] = []
+    spy = None
     try:
         for port in (*carrier_ports, smpp_port):
             wait_port(port)
         time.sleep(1.0)  # let the engine bind its upstreams
+        if args.py_spy:  # where the engine's GIL time goes, as py-spy's collapsed stacks
+            spy = subprocess.Popen([shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--gil", "-r", "200", "-f", "raw", "-o", args.py_spy,
+                                    "-d", str(args.py_spy_seconds), "-p", str(engine.pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         esme = Esme(args, smpp_port)
         t0 = time.perf_counter()
         cpu0, _ = proc_stats(engine.pid)
@@ -234,11 +245,16 @@ def main() -> int:
         print(f"receipts at ESME  {esme.receipts} of {esme.accepted} ({esme.accepted - esme.receipts} missing)")
         print(f"end to end        {esme.receipts / elapsed:.0f} msgs/s sustained ({elapsed:.1f} s from first submit to last receipt)")
         print(f"submit->receipt   p50 {percentile(lat, 50) * 1000:.0f} ms, p99 {percentile(lat, 99) * 1000:.0f} ms")
-        print(f"engine            {samples[-1][1]:.1f} CPU s ({samples[-1][1] / elapsed * 100:.0f}% of one core), "
+        print(f"engine            {samples[-1][1]:.1f} CPU s ({samples[-1][1] / elapsed * 100:.0f}% of one core, "
+              f"{samples[-1][1] / max(esme.receipts, 1) * 1e6:.0f} µs a message), "
               f"RSS first quarter avg {sum(rss[:quarter]) / quarter:.0f} MiB, last quarter avg "
               f"{sum(rss[-quarter:]) / quarter:.0f} MiB, max {max(rss):.0f} MiB")
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(f"load generator    {usage.ru_utime + usage.ru_stime:.1f} CPU s")
         return 0 if esme.receipts >= esme.accepted else 2
     finally:
+        if spy is not None:
+            spy.wait()
         stop([engine, carriers], cluster)
 
 
