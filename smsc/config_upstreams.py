@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from smsc.config_fields import check_endpoint, check_system_id, section, setting
+from smsc.retry_rules import check_rules
+
+RETRY_RULES_DOC = ('Retry rules "CAUSE = retry DURATION" or "CAUSE = fail", optionally followed by ", other upstream first"; '
+                   'CAUSE is a command_status (88, 0x58, ESME_RTHROTTLED), timeout, connection_lost, ..., unknown or vendor.')
 
 
 def check_route_upstreams(value: tuple[str, ...]) -> None:
@@ -59,6 +63,8 @@ class UpstreamConfig:
     id_flavour_submit: Literal["string", "hex", "dec"] = setting("string", "How the carrier writes ids in submit_sm_resp.")
     id_flavour_receipt: Literal["string", "hex", "dec"] = setting("string", "How it writes them in receipts (some use hex in one, decimal in the other).")
     max_attempts: int = setting(0, "Attempts on this upstream before failing (0: the dispatcher's max_attempts).", min=0, max=1000)
+    retry_rules: tuple[str, ...] = setting((), RETRY_RULES_DOC + " These override [dispatcher] retry_rules for this upstream.",
+                                           check=check_rules)
     text: TextProfileConfig = section(TextProfileConfig)
 
 
@@ -103,6 +109,8 @@ class DispatcherConfig:
         "time (ESME_RSUBMITFAIL).")
     no_route_delay: float = setting(30.0, "How long such a message waits before routing again.", duration=True, min=0.1)
     max_attempts: int = setting(10, "Sends before a message fails for good.", min=1, max=1000)
+    retry_rules: tuple[str, ...] = setting((), RETRY_RULES_DOC + " These change the built-in table (see smsc/retry.py).",
+                                           check=check_rules)
     outbox_retry: float = setting(10.0, "First retry delay of a deliver_sm to an ESME that failed.", duration=True, min=0.1)
     early_receipt_ttl: float = setting(86400.0, "How long a receipt with no matching message is kept.", duration=True, min=60)
 

@@ -22,7 +22,8 @@ from protocols.smpp.simulator import UpstreamSimulator
 from protocols.smpp.simulator_settings import SimulatorSettings
 from smsc.config import Config, ConfigError
 from smsc.inbound import MoRoute
-from smsc.retry import Overrides, RetryPolicy
+from smsc.retry import RetryPolicy
+from smsc.retry_rules import parse_rules
 from smsc.router import RouteSpec, Router, TimeWindow
 from smsc.upstreams.base import health_of
 from smsc.upstreams.modems import ModemUpstream, ModemUpstreamSettings
@@ -84,8 +85,12 @@ def build_router(config: Config, upstreams: dict[str, Any]) -> Router:
 
 
 def build_policy(config: Config) -> RetryPolicy:
-    overrides = {u.name: Overrides(max_attempts=u.max_attempts) for u in config.upstreams if u.max_attempts}
-    return RetryPolicy(max_attempts=config.dispatcher.max_attempts, overrides=overrides)
+    """The built-in retry table, changed by ``[dispatcher] retry_rules``, then per upstream."""
+    base = parse_rules(config.dispatcher.retry_rules)
+    overrides = {u.name: parse_rules(u.retry_rules).overrides(u.max_attempts or None)
+                 for u in config.upstreams if u.max_attempts or u.retry_rules}
+    defaults = {k: v for k, v in (("unknown", base.unknown), ("vendor", base.vendor)) if v is not None}
+    return RetryPolicy(base.rules, max_attempts=config.dispatcher.max_attempts, overrides=overrides, **defaults)
 
 
 def mo_routes(config: Config) -> tuple[MoRoute, ...]:
