@@ -29,6 +29,7 @@ from smsc.store.queue import Failed, Requeue, Sent, claim_due_txn, record_outcom
 from smsc.upstreams.base import Accepted, Upstream, safe_send
 
 log = Logger()
+_DEFAULT_PROFILE = TextProfile()
 
 
 def message_class(row: dict[str, Any]) -> str:
@@ -76,7 +77,10 @@ class Dispatcher(Service):
         self._again = False
         self._wake_pending = False
         self._loop: LoopingCall | None = None
-        self._writer = GroupCommitter(run_interaction, clock, txn=self._write_outcomes, desc="record_outcomes")
+        self._wake_on_commit = False
+        self._outcomes: list[tuple[dict[str, Any], Sent | Requeue | Failed]] = []  # this reactor turn's
+        self._writer = GroupCommitter(run_interaction, clock, txn=self._write_outcomes, desc="record_outcomes",
+                                      on_committed=self._committed)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -136,18 +140,25 @@ class Dispatcher(Service):
         claimed, expired = result
         if expired and self._metrics is not None:
             self._metrics.expired(expired)
+        # one clock reading for the whole batch: routing happens within the same reactor turn
+        now = self._clock.seconds()
+        when = datetime.fromtimestamp(now, timezone.utc)
         for row in claimed:
-            self._dispatch(row, exclude=())
+            self._dispatch(row, (), now, when)
         if len(claimed) >= limit:
             self.wake()  # there may be more due
 
-    def _dispatch(self, row: dict[str, Any], exclude: tuple[str, ...]) -> None:
-        now = self._clock.seconds()
+    def _dispatch(self, row: dict[str, Any], exclude: tuple[str, ...], now: float | None = None,
+                  when: datetime | None = None) -> None:
+        if now is None:
+            now = self._clock.seconds()
+        if when is None:
+            when = datetime.fromtimestamp(now, timezone.utc)
         facts = facts_of(row, row["system_id"])
         # an upstream whose window is full right now is skipped, so the strategy fills the others
         # instead of handing it a message it would bounce
-        full = tuple(name for name, u in self.upstreams.items() if name not in exclude and u.capacity() <= 0)
-        decision = self._router.route(facts, datetime.fromtimestamp(now, timezone.utc), exclude=exclude + full)
+        full = self._full(exclude)
+        decision = self._router.route(facts, when, exclude=exclude + full if full else exclude)
         if not decision.ok:
             if full:
                 # a candidate is there but its window filled since the claim: not a routing failure;
@@ -162,27 +173,37 @@ class Dispatcher(Service):
             else:
                 self._finish(row, Requeue(row["id"], now + self._no_route_delay, f"no route: {decision.reason}", row["parts_sent"]))
             return
-        upstream = self.upstreams[decision.upstream]
+        name = decision.upstream
+        upstream = self.upstreams[name]
         try:
-            parts = segments_for(row, self._profiles.get(decision.upstream, TextProfile()), self._source_overrides.get(decision.upstream))
+            parts = segments_for(row, self._profiles.get(name) or _DEFAULT_PROFILE, self._source_overrides.get(name))
         except (TooManyParts, ValueError) as exc:
-            self._finish(row, Failed(row["id"], f"cannot encode for {decision.upstream}: {exc}", upstream=decision.upstream))
+            self._finish(row, Failed(row["id"], f"cannot encode for {name}: {exc}", upstream=name))
             return
-        self._send_parts(row, decision.upstream, decision.route, upstream, parts, row["parts_sent"], [], exclude)
+        self._send_parts(row, name, decision.route, upstream, parts, row["parts_sent"], [], exclude)
+
+    def _full(self, exclude: tuple[str, ...]) -> tuple[str, ...]:
+        """Upstreams (not excluded) whose window is full right now; usually none."""
+        full = ()
+        for name, upstream in self.upstreams.items():
+            if name not in exclude and upstream.capacity() <= 0:
+                full += (name,)
+        return full
 
     def _send_parts(self, row, name, route, upstream, parts, index, accepted, exclude) -> None:  # noqa: ANN001
         if index >= len(parts):
             self._finish(row, Sent(row["id"], name, route, tuple(accepted)))
             return
+        # a bound method with arguments rather than a closure per part (this runs per message)
+        safe_send(upstream, parts[index]).addCallback(self._answered, row, name, route, upstream, parts, index,
+                                                       accepted, exclude)
 
-        def answered(outcome: Any) -> None:
-            if isinstance(outcome, Accepted):
-                accepted.append((index + 1, outcome.remote_id))
-                self._send_parts(row, name, route, upstream, parts, index + 1, accepted, exclude)
-            else:
-                self._failed_part(row, name, outcome, index, accepted, exclude)
-
-        safe_send(upstream, parts[index]).addCallback(answered)
+    def _answered(self, outcome, row, name, route, upstream, parts, index, accepted, exclude) -> None:  # noqa: ANN001
+        if isinstance(outcome, Accepted):
+            accepted.append((index + 1, outcome.remote_id))
+            self._send_parts(row, name, route, upstream, parts, index + 1, accepted, exclude)
+        else:
+            self._failed_part(row, name, outcome, index, accepted, exclude)
 
     def _failed_part(self, row, name, outcome, index, accepted, exclude) -> None:  # noqa: ANN001
         attempts = row["attempts"] + 1
@@ -203,11 +224,27 @@ class Dispatcher(Service):
     # ------------------------------------------------------------------ outcomes
 
     def _finish(self, row: dict[str, Any], outcome: Sent | Requeue | Failed) -> None:
-        d = self._writer.add((row, outcome))
-        d.addErrback(lambda f: log.failure("recording the outcome of message {id} failed", f, id=row["id"]))
-        if isinstance(outcome, Requeue):
-            return
-        d.addCallback(lambda _: self.wake())  # window space freed
+        """Queue an outcome for the group commit. The outcomes of one reactor turn join it as one
+        entry: a Deferred per batch instead of a Deferred and a callback per message (~2 µs)."""
+        if not isinstance(outcome, Requeue):
+            self._wake_on_commit = True  # window space freed: claim again once it is recorded
+        self._outcomes.append((row, outcome))
+        if len(self._outcomes) == 1:
+            self._clock.callLater(0, self._record)
+
+    def _record(self) -> None:
+        items, self._outcomes = self._outcomes, []
+        self._writer.add_many(items).addErrback(self._not_recorded, [row["id"] for row, _ in items])
+
+    def _not_recorded(self, failure: Any, message_ids: list[int]) -> None:
+        log.failure("recording the outcomes of {count} messages failed (ids {ids})", failure,
+                    count=len(message_ids), ids=message_ids[:20])
+
+    def _committed(self) -> None:
+        """After each outcome commit: one wake for the batch instead of a callback per message."""
+        if self._wake_on_commit:
+            self._wake_on_commit = False
+            self.wake()
 
     def _write_outcomes(self, conn: Any, items: list[tuple[dict[str, Any], Any]]) -> None:
         """One transaction: outcomes, failure receipts owed to ESMEs, early receipts now matched."""

@@ -278,6 +278,9 @@ class Router:
                 raise ValueError(f"two routes are named {r.name!r}")
             seen.add(r.name)
         self._health = upstream_health
+        # name -> usable or None (unknown), when the health source offers it (health_of does):
+        # routing with a strategy that ignores the load then skips computing it per upstream
+        self._usable: Callable[[str], bool | None] | None = getattr(upstream_health, "usable", None)
         self._current: dict[str, list[int]] = {r.name: [0] * len(r.upstreams) for r in self.routes}
 
     def unknown_upstreams(self, known: Collection[str]) -> list[str]:
@@ -309,13 +312,19 @@ class Router:
             lines.append(f"decision: no upstream: {decision.reason}")
         return lines
 
-    def _check(self, name: str, weight: int, exclude: Collection[str]) -> tuple[str | None, float]:
-        """(why it is skipped or None, load)."""
+    def _check(self, name: str, weight: int, exclude: Collection[str],
+               need_load: bool = True) -> tuple[str | None, float]:
+        """(why it is skipped or None, load); the load is 0.0 unless ``need_load``."""
         if name in exclude:
             return "excluded by caller (already failed)", 0.0
         if weight == 0:
             return "weight 0 (drained)", 0.0
         try:
+            if not need_load and self._usable is not None:
+                usable = self._usable(name)
+                if usable is None:
+                    return "unknown upstream", 0.0
+                return (None if usable else "not usable (unbound or unhealthy)"), 0.0
             health = self._health(name)
         except Exception as exc:  # a broken health probe must not break routing
             return f"health check failed: {exc!r}", 0.0
@@ -346,8 +355,10 @@ class Router:
                              f"strategy {spec.strategy}")
             usable: list[int] = []
             loads: list[float] = []
+            # only least_outstanding picks by load; explain() shows it for every strategy
+            need_load = trace is not None or spec.strategy == "least_outstanding"
             for i, (name, weight) in enumerate(spec.upstreams):
-                skip, load = self._check(name, weight, exclude)
+                skip, load = self._check(name, weight, exclude, need_load)
                 if skip is not None:
                     excluded.append((name, skip))
                 else:

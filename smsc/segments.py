@@ -34,41 +34,47 @@ def _relayed(raw: bytes | None) -> tuple[tuple[int, bytes], ...]:
 
 
 def _is_presplit(row: dict[str, Any], tlvs: tuple[tuple[int, bytes], ...]) -> bool:
-    return bool(row["esm_class"] & ESM_UDHI) or any(tag == _SAR_TAGS[0] for tag, _ in tlvs)
+    if row["esm_class"] & ESM_UDHI:
+        return True
+    for tag, _ in tlvs:
+        if tag == _SAR_TAGS[0]:
+            return True
+    return False
 
 
 def segments_for(row: dict[str, Any], profile: TextProfile, source_override: str | None = None) -> list[OutboundSms]:
     """All segments of ``row`` for an upstream with ``profile`` (raises TooManyParts)."""
+    # Runs once per message: the fields are passed straight to OutboundSms (a shared dict
+    # splatted into each part cost ~1 µs a message more).
     tlvs = _relayed(row["tlvs"])
-    validity = datetime.fromtimestamp(row["expires_at"], timezone.utc) if row["expires_at"] else None
-    common = {
-        "message_id": row["id"],
-        "source_addr": source_override or row["source_addr"],
-        "source_ton": row["source_ton"],
-        "source_npi": row["source_npi"],
-        "dest_addr": row["dest_addr"],
-        "dest_ton": row["dest_ton"],
-        "dest_npi": row["dest_npi"],
-        "registered_delivery": 1,  # we always want the receipt: it is how we learn the outcome
-        "priority": row["priority"],
-        "validity_at": validity,
-    }
-    body = row["body"]
-    if row["text"] is None or _is_presplit(row, tlvs):
-        udh = body[: body[0] + 1] if row["esm_class"] & ESM_UDHI and body else b""
-        return [OutboundSms(segment=1, total_segments=1, data_coding=row["data_coding"], esm_class=row["esm_class"],
-                            udh=udh, payload=body[len(udh):], text=row["text"], extra_tlvs=tlvs, **common)]
-    encoded = plan(row["text"], profile, reference=row["id"] & (0xFFFF if profile.concat == "udh16" else 0xFF))
+    expires_at = row["expires_at"]
+    validity = datetime.fromtimestamp(expires_at, timezone.utc) if expires_at else None
+    message_id = row["id"]
+    source_addr = source_override or row["source_addr"]
+    body, text, esm_class = row["body"], row["text"], row["esm_class"]
+    if text is None or _is_presplit(row, tlvs):
+        udh = body[: body[0] + 1] if esm_class & ESM_UDHI and body else b""
+        return [OutboundSms(
+            message_id=message_id, segment=1, total_segments=1, source_addr=source_addr,
+            source_ton=row["source_ton"], source_npi=row["source_npi"], dest_addr=row["dest_addr"],
+            dest_ton=row["dest_ton"], dest_npi=row["dest_npi"], data_coding=row["data_coding"],
+            esm_class=esm_class, udh=udh, payload=body[len(udh):],
+            registered_delivery=1,  # we always want the receipt: it is how we learn the outcome
+            priority=row["priority"], validity_at=validity, text=text, extra_tlvs=tlvs)]
+    encoded = plan(text, profile, reference=message_id & (0xFFFF if profile.concat == "udh16" else 0xFF))
     total = len(encoded.parts)
-    base_esm = row["esm_class"] & ~ESM_UDHI
+    base_esm = esm_class & ~ESM_UDHI
     out = []
     for index, part in enumerate(encoded.parts, start=1):
         extra = tlvs
         if part.sar is not None:
             ref, count, seq = part.sar
             extra = tlvs + ((_SAR_TAGS[0], ref.to_bytes(2, "big")), (_SAR_TAGS[1], bytes([count])), (_SAR_TAGS[2], bytes([seq])))
-        out.append(OutboundSms(segment=index, total_segments=total, data_coding=encoded.data_coding,
-                               esm_class=base_esm | (ESM_UDHI if part.udh else 0), udh=part.udh,
-                               payload=part.payload, text=part.text, extra_tlvs=extra, **common))
+        out.append(OutboundSms(
+            message_id=message_id, segment=index, total_segments=total, source_addr=source_addr,
+            source_ton=row["source_ton"], source_npi=row["source_npi"], dest_addr=row["dest_addr"],
+            dest_ton=row["dest_ton"], dest_npi=row["dest_npi"], data_coding=encoded.data_coding,
+            esm_class=base_esm | (ESM_UDHI if part.udh else 0), udh=part.udh, payload=part.payload,
+            registered_delivery=1, priority=row["priority"], validity_at=validity, text=part.text,
+            extra_tlvs=extra))
     return out
-

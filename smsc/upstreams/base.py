@@ -38,6 +38,10 @@ log = Logger()
 Cause: TypeAlias = int | str
 
 
+_OCTET_FIELDS = ("source_ton", "source_npi", "dest_ton", "dest_npi", "data_coding", "esm_class",
+                 "registered_delivery", "priority")
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundSms:
     """One segment to submit upstream. ``message_id`` is ours (the row id)."""
@@ -71,11 +75,15 @@ class OutboundSms:
             raise ValueError("dest_addr is empty")
         if not isinstance(self.payload, bytes) or not isinstance(self.udh, bytes):
             raise TypeError("payload and udh must be bytes")
-        for name in ("source_ton", "source_npi", "dest_ton", "dest_npi", "data_coding",
-                     "esm_class", "registered_delivery", "priority"):
-            value = getattr(self, name)
-            if not 0 <= value <= 0xFF:
-                raise ValueError(f"{name}={value!r} does not fit in one octet")
+        # one expression for the usual case (built per segment: the loop cost ~1 µs), the
+        # field-by-field loop only to name the culprit
+        if not (0 <= self.source_ton <= 0xFF and 0 <= self.source_npi <= 0xFF and 0 <= self.dest_ton <= 0xFF
+                and 0 <= self.dest_npi <= 0xFF and 0 <= self.data_coding <= 0xFF and 0 <= self.esm_class <= 0xFF
+                and 0 <= self.registered_delivery <= 0xFF and 0 <= self.priority <= 0xFF):
+            for name in _OCTET_FIELDS:
+                value = getattr(self, name)
+                if not 0 <= value <= 0xFF:
+                    raise ValueError(f"{name}={value!r} does not fit in one octet")
         if self.validity_at is not None and self.validity_at.tzinfo is None:
             raise ValueError("validity_at must be timezone-aware")
 
@@ -147,31 +155,38 @@ class Upstream(Protocol):
 def safe_send(upstream: Upstream, sms: OutboundSms) -> defer.Deferred:
     """Call ``upstream.send`` and guarantee an Outcome: a raise, an errback, a cancellation or a
     wrong result type becomes a ``Retry`` (outcome unknown, may go elsewhere), logged once."""
-    name = getattr(upstream, "name", repr(upstream))
-
-    def internal(failure: Failure) -> Retry:
-        if failure.check(defer.CancelledError):
-            return Retry(f"send to {name} cancelled", try_other_upstream=True, cause="cancelled")
-        log.failure("upstream {upstream} failed send() for message {message_id}",
-                    failure, upstream=name, message_id=sms.message_id)
-        return Retry(f"internal error in upstream {name}: {failure.getErrorMessage()}",
-                     try_other_upstream=True, cause="internal_error")
-
-    def check(result: object) -> object:
-        if isinstance(result, OUTCOME_TYPES):
-            return result
-        log.error("upstream {upstream} returned {result!r} instead of an outcome",
-                  upstream=name, result=result)
-        return Retry(f"upstream {name} returned {type(result).__name__}, not an outcome",
-                     try_other_upstream=True, cause="internal_error")
-
     try:
         d = upstream.send(sms)
     except Exception:
-        return defer.succeed(internal(Failure()))
+        return defer.succeed(_internal(Failure(), upstream, sms))
     if not isinstance(d, defer.Deferred):
-        return defer.succeed(check(d))
-    return d.addCallbacks(check, internal)
+        return defer.succeed(_checked(d, upstream))
+    # module-level callbacks with arguments, not two closures per segment (it is per message)
+    return d.addCallbacks(_checked, _internal, callbackArgs=(upstream,), errbackArgs=(upstream, sms))
+
+
+def _name_of(upstream: Upstream) -> str:
+    return getattr(upstream, "name", repr(upstream))
+
+
+def _internal(failure: Failure, upstream: Upstream, sms: OutboundSms) -> Retry:
+    name = _name_of(upstream)
+    if failure.check(defer.CancelledError):
+        return Retry(f"send to {name} cancelled", try_other_upstream=True, cause="cancelled")
+    log.failure("upstream {upstream} failed send() for message {message_id}",
+                failure, upstream=name, message_id=sms.message_id)
+    return Retry(f"internal error in upstream {name}: {failure.getErrorMessage()}",
+                 try_other_upstream=True, cause="internal_error")
+
+
+def _checked(result: object, upstream: Upstream) -> object:
+    if isinstance(result, OUTCOME_TYPES):
+        return result
+    name = _name_of(upstream)
+    log.error("upstream {upstream} returned {result!r} instead of an outcome",
+              upstream=name, result=result)
+    return Retry(f"upstream {name} returned {type(result).__name__}, not an outcome",
+                 try_other_upstream=True, cause="internal_error")
 
 
 HealthFn: TypeAlias = Callable[[str], tuple[bool, float] | None]
@@ -180,11 +195,24 @@ HealthFn: TypeAlias = Callable[[str], tuple[bool, float] | None]
 def health_of(upstreams: Mapping[str, Upstream]) -> HealthFn:
     """The router's ``upstream_health`` callable over live upstreams: name -> (usable, load), or
     None for a name that is not configured (the router reports it as unknown)."""
+    return _Health(upstreams)
 
-    def health(name: str) -> tuple[bool, float] | None:
-        upstream = upstreams.get(name)
+
+class _Health:
+    """health_of's callable; ``usable(name)`` is the half a router needs for strategies that
+    never read the load (weighted, failover): it is asked per message and per upstream."""
+
+    __slots__ = ("_upstreams",)
+
+    def __init__(self, upstreams: Mapping[str, Upstream]) -> None:
+        self._upstreams = upstreams
+
+    def __call__(self, name: str) -> tuple[bool, float] | None:
+        upstream = self._upstreams.get(name)
         if upstream is None:
             return None
         return upstream.is_usable(), upstream.load()
 
-    return health
+    def usable(self, name: str) -> bool | None:
+        upstream = self._upstreams.get(name)
+        return None if upstream is None else upstream.is_usable()

@@ -19,14 +19,14 @@ from collections import Counter, deque
 from typing import Any, Callable
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.endpoints import clientFromString
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from protocols.smpp.codec import Pdu
-from protocols.smpp.constants import Status, status_name
+from protocols.smpp.constants import MessageState, Status, status_name
 from protocols.smpp.errors import SmppError
 from protocols.smpp.receipts import is_delivery_receipt, state_name
 from protocols.smpp.session import SessionSettings
@@ -47,6 +47,24 @@ __all__ = ["SmppUpstream", "SmppUpstreamSettings", "UpstreamEvents"]
 
 log = Logger()
 EndpointFactory = Callable[[str], IStreamClientEndpoint]
+# Counter keys of the statuses and states SMPP defines, looked up per submit and per receipt:
+# an Enum call costs ~1 µs, a dict ~50 ns. Other values (vendor, garbage) are named on the fly.
+_STATUS_KEYS = {int(status): status.name for status in Status}
+_STATE_KEYS = {int(state): state.name for state in MessageState}
+
+
+def _status_key(status: int) -> str:
+    key = _STATUS_KEYS.get(status)
+    return key if key is not None else status_name(status)
+
+
+def _state_key(state: int) -> str:
+    key = _STATE_KEYS.get(state)
+    return key if key is not None else state_name(state)
+
+
+def _stored(_: Any) -> dict:
+    return {}  # the deliver_sm_resp: ESME_ROK, no fields
 
 
 class _Waiting:
@@ -160,6 +178,14 @@ class SmppUpstream(MultiService):
             return succeed(Retry(f"upstream {self.name}: window full "
                                  f"({self.window_total()} in flight or waiting)",
                                  after=0.1))
+        if not self._waiting:
+            # The usual case: a slot and a token now. The session's own Deferred carries the
+            # outcome, so a segment costs one Deferred here instead of two (measured ~3 µs).
+            session = self._pick()
+            if session is not None:
+                rate = self._current_rate()
+                if rate is None or rate.try_take():
+                    return self._submit(session, sms)
         d: Deferred = Deferred()
         self._waiting.append(_Waiting(sms, d))
         self._pump()
@@ -181,7 +207,7 @@ class SmppUpstream(MultiService):
                     self._timer = self.clock.callLater(delay, self._tick)
                 return
             item = waiting.popleft()
-            self._submit(session, item.sms, item.deferred)
+            self._submit(session, item.sms).chainDeferred(item.deferred)
 
     def _tick(self) -> None:
         self._timer = None
@@ -202,21 +228,44 @@ class SmppUpstream(MultiService):
             return None
         return rate
 
-    def _submit(self, session: UpstreamSession, sms: OutboundSms, d: Deferred) -> None:
+    def _submit(self, session: UpstreamSession, sms: OutboundSms) -> Deferred:
+        """Submit one segment now; the Deferred fires with its outcome and never fails."""
         try:
             fields = submit_fields(sms, self._source)
         except UnsendableError as exc:
             self._count("unsendable")
-            d.callback(Reject(f"message {sms.message_id}: {exc}"))
-            return
+            return succeed(Reject(f"message {sms.message_id}: {exc}"))
         self._note_sent()
         sent = session.submit(fields.params, fields.tlvs or None, list(fields.vendor_tlvs) or None)
-        sent.addCallbacks(self._answered, self._failed, callbackArgs=(sms,))
-        sent.addBoth(self._finish, d)
+        return sent.addCallbacks(self._answered, self._failed, callbackArgs=(sms,))
 
     def _answered(self, pdu: Pdu, sms: OutboundSms) -> Outcome:
+        try:
+            outcome = self._outcome_of(pdu, sms)
+        except Exception:  # noqa: BLE001 - a bug here: still an outcome, never an errback
+            outcome = self._internal_error()
+        if self._waiting:  # the answer freed a slot (in flight + waiting stays the same)
+            self._pump()
+        return outcome
+
+    def _failed(self, failure: Failure) -> Outcome:
+        try:
+            outcome = outcome_for_failure(failure, self.settings.response_timeout)
+            self._count(str(outcome.cause) if outcome.cause is not None else "invalid")
+        except Exception:  # noqa: BLE001
+            outcome = self._internal_error()
+        if self._waiting:
+            self._pump()
+        return outcome
+
+    def _internal_error(self) -> Retry:
+        log.failure("upstream {upstream}: mapping a submit result failed", upstream=self.name)
+        return Retry(f"internal error in upstream {self.name}", cause="internal_error",
+                     try_other_upstream=True)
+
+    def _outcome_of(self, pdu: Pdu, sms: OutboundSms) -> Outcome:
         status = pdu.status
-        self._count(status_name(status))
+        self._count(_status_key(status))
         if status == Status.ESME_RTHROTTLED:
             self._throttled()
         outcome, id_ok = outcome_for_response(status, pdu.params.get("message_id"),
@@ -234,21 +283,6 @@ class SmppUpstream(MultiService):
                      upstream=self.name, message_id=sms.message_id)
             return Accepted(remote)
         return outcome
-
-    def _failed(self, failure: Failure) -> Outcome:
-        outcome = outcome_for_failure(failure, self.settings.response_timeout)
-        self._count(str(outcome.cause) if outcome.cause is not None else "invalid")
-        return outcome
-
-    def _finish(self, outcome: Any, d: Deferred) -> None:
-        if isinstance(outcome, Failure):  # a bug above: still an outcome, never an errback
-            log.failure("upstream {upstream}: mapping a submit result failed", outcome,
-                        upstream=self.name)
-            outcome = Retry(f"internal error in upstream {self.name}", cause="internal_error",
-                            try_other_upstream=True)
-        d.callback(outcome)
-        if self._waiting:
-            self._pump()
 
     def _count(self, key: str) -> None:
         self.submits[key] += 1
@@ -315,7 +349,7 @@ class SmppUpstream(MultiService):
         if is_delivery_receipt(pdu.params.get("esm_class", 0)):
             return self._receipt(pdu)
         self.mo_count += 1
-        return self._ack(maybeDeferred(self.events.mo, self.name, pdu), "MO")
+        return self._ack(self.events.mo, (self.name, pdu), "MO")
 
     def _receipt(self, pdu: Pdu) -> Deferred | dict:
         event = receipt_event(pdu.params, pdu.tlvs, self.settings.id_flavour_receipt)
@@ -326,18 +360,26 @@ class SmppUpstream(MultiService):
             return {}
         if not event.flavour_ok:
             self.id_flavour_mismatches += 1
-        self.receipts[state_name(event.state)] += 1
-        return self._ack(maybeDeferred(self.events.receipt, self.name, event.remote_id,
-                                       event.state, event.error_code), "receipt")
+        self.receipts[_state_key(event.state)] += 1
+        return self._ack(self.events.receipt,
+                         (self.name, event.remote_id, event.state, event.error_code), "receipt")
 
-    def _ack(self, d: Deferred, what: str) -> Deferred:
-        def failed(failure: Failure) -> None:
-            self.events_failed += 1
-            log.warn("upstream {upstream}: {what} not stored ({error}): asking for it again",
-                     upstream=self.name, what=what, error=failure.getErrorMessage())
-            raise SmppError(Status.ESME_RX_T_APPN, f"{what} not stored")
+    def _ack(self, handler: Callable[..., Any], args: tuple, what: str) -> Deferred:
+        """The deliver_sm_resp once ``handler(*args)`` is durable; ESME_RX_T_APPN if it fails
+        (the carrier sends it again). What maybeDeferred did, without its per-call cost."""
+        try:
+            d = handler(*args)
+        except Exception:  # noqa: BLE001 - the engine's failure is an answer to the carrier
+            return fail().addErrback(self._not_stored, what)
+        if not isinstance(d, Deferred):
+            return _stored(d)
+        return d.addCallbacks(_stored, self._not_stored, errbackArgs=(what,))
 
-        return d.addCallbacks(lambda _: {}, failed)
+    def _not_stored(self, failure: Failure, what: str) -> None:
+        self.events_failed += 1
+        log.warn("upstream {upstream}: {what} not stored ({error}): asking for it again",
+                 upstream=self.name, what=what, error=failure.getErrorMessage())
+        raise SmppError(Status.ESME_RX_T_APPN, f"{what} not stored")
 
     # ------------------------------------------------------------------ service
 

@@ -16,8 +16,8 @@ from smsc.store.db import create_engine
 from smsc.store.dlr import apply_receipts_txn, expire_early_receipts_txn, rematch_early_receipts_txn
 from smsc.store.messages import insert_messages_txn
 from smsc.store.outbox import due_outbox_txn, outbox_done_txn
-from smsc.store.queue import Failed, Requeue, Sent, claim_due_txn, record_outcomes_txn, requeue_sending_txn
-from smsc.store.schema import early_receipts, messages, outbox
+from smsc.store.queue import CLAIM_COLUMNS, Failed, Requeue, Sent, claim_due_txn, record_outcomes_txn, requeue_sending_txn
+from smsc.store.schema import dlr_keys, early_receipts, messages, outbox
 
 NOW = 1_800_000_000.0
 DELIVERED, UNDELIV, ENROUTE = 2, 5, 1
@@ -158,6 +158,89 @@ def test_requeue_and_failure_outcomes(engine):
     assert run(engine, claim_due_txn, 1, NOW + 10, 10, esme_receipt)[0] == []
     assert [r["id"] for r in run(engine, claim_due_txn, 1, NOW + 31, 10, esme_receipt)[0]] == [1]
     assert b"stat:UNDELIV" in owed(engine)[0]["body"]
+
+
+def test_claimed_row_is_the_message_as_stored(engine):
+    """A claimed row carries every claim column with its stored value and type (bytes, not a
+    driver buffer), the attempt is counted, and a batch larger than one IN chunk is claimed whole."""
+    tlvs = b"\x02\x0c\x00\x02\x00\x07"
+    run(engine, insert_messages_txn, [row(1, body=b"\x00bin\xff", tlvs=tlvs, text=None, priority=1, expires_at=None)]
+        + [row(i) for i in range(2, 602)])
+    claimed, expired = run(engine, claim_due_txn, 3, NOW, 1000, esme_receipt)
+    assert expired == 0 and len(claimed) == 601 and len({r["id"] for r in claimed}) == 601
+    first = claimed[0]
+    assert set(first) == {c.name for c in CLAIM_COLUMNS} | {"system_id"}
+    assert (first["id"], first["body"], first["tlvs"], first["text"], first["expires_at"]) == (1, b"\x00bin\xff", tlvs, None, None)
+    assert type(first["body"]) is bytes and type(first["tlvs"]) is bytes and type(claimed[1]["body"]) is bytes
+    assert (claimed[1]["source_addr"], claimed[1]["dest_ton"], claimed[1]["system_id"]) == ("Shop", 1, "app")
+    with engine.connect() as conn:
+        counts = conn.execute(sa.select(messages.c.state, messages.c.claimed_by, messages.c.attempts,
+                                        sa.func.count()).group_by(messages.c.state, messages.c.claimed_by,
+                                                                  messages.c.attempts)).all()
+    assert counts == [("SENDING", 3, 1, 601)]
+
+
+def test_claim_marks_only_the_expired_rows_expired(engine):
+    """When due rows are a mix of live and expired ones, the live ones are claimed and the
+    expired ones end EXPIRED with a receipt each; nothing else is touched."""
+    run(engine, insert_messages_txn, [row(1), row(2, expires_at=NOW - 1), row(3), row(4, expires_at=NOW)])
+    claimed, expired = run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    assert [r["id"] for r in claimed] == [1, 3] and expired == 2
+    assert [state_of(engine, i) for i in (1, 2, 3, 4)] == ["SENDING", "EXPIRED", "SENDING", "EXPIRED"]
+    assert len(owed(engine)) == 2
+
+
+def test_dlr_key_newest_wins_and_a_prewritten_key_keeps_its_state(engine):
+    """When an outcome's key already exists: for the same message and part (an upstream wrote it
+    first) it is kept with its state; for another message (an id reused) the new mapping replaces it."""
+    run(engine, insert_messages_txn, [row(1), row(2), row(3)])
+    run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    with engine.begin() as conn:
+        conn.execute(dlr_keys.insert(), [
+            {"upstream": "c", "remote_id": "same", "message_id": 1, "part": 1, "state": "DELIVERED",
+             "created_at": NOW - 5, "updated_at": NOW - 5},
+            {"upstream": "c", "remote_id": "reused", "message_id": 99, "part": 1, "state": "DELIVERED",
+             "created_at": NOW - 9, "updated_at": NOW - 9},
+            {"upstream": "other", "remote_id": "fresh", "message_id": 98, "part": 1, "state": "DELIVERED",
+             "created_at": NOW - 9, "updated_at": NOW - 9},
+        ])
+    keys = run(engine, record_outcomes_txn, NOW, [
+        Sent(1, "c", "r", ((1, "same"),)), Sent(2, "c", "r", ((1, "reused"),)),
+        Sent(3, "c", "r", ((1, "fresh"), (2, "fresh2"))),
+    ], [])
+    assert sorted(keys) == [("c", "fresh"), ("c", "fresh2"), ("c", "reused"), ("c", "same")]
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(dlr_keys.c.upstream, dlr_keys.c.remote_id, dlr_keys.c.message_id,
+                                     dlr_keys.c.part, dlr_keys.c.state, dlr_keys.c.created_at)
+                           .order_by(dlr_keys.c.upstream, dlr_keys.c.remote_id)).all()
+    assert [tuple(r) for r in got] == [
+        ("c", "fresh", 3, 1, "SUBMITTED", NOW), ("c", "fresh2", 3, 2, "SUBMITTED", NOW),
+        ("c", "reused", 2, 1, "SUBMITTED", NOW), ("c", "same", 1, 1, "DELIVERED", NOW - 5),
+        ("other", "fresh", 98, 1, "DELIVERED", NOW - 9),
+    ]
+    assert [state_of(engine, i) for i in (1, 2, 3)] == ["SUBMITTED"] * 3
+
+
+def test_outcomes_in_one_batch_each_reach_their_row(engine):
+    """A batch mixing sends on two routes, a partial send, a busy requeue (attempt not counted)
+    and a failure writes each row as its outcome says."""
+    run(engine, insert_messages_txn, [row(i) for i in range(1, 7)])
+    run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    run(engine, record_outcomes_txn, NOW, [
+        Sent(1, "a", "r1", ((1, "k1"),)), Sent(2, "b", "r2", ((1, "k2"), (2, "k3"))),
+        Requeue(3, NOW + 9, "throttled", 1, upstream="a", remote_ids=((1, "k4"),)),
+        Requeue(4, NOW + 1, "upstreams busy", 0, uncount=True), Failed(5, "x" * 300, upstream="a"),
+        Sent(6, "a", "r1", ((1, "k5"),)),
+    ], [])
+    with engine.connect() as conn:
+        got = {r.id: tuple(r)[1:] for r in conn.execute(sa.select(
+            messages.c.id, messages.c.state, messages.c.upstream, messages.c.route, messages.c.parts_sent,
+            messages.c.attempts, messages.c.next_attempt_at, messages.c.claimed_by, sa.func.length(messages.c.error)))}
+    assert got == {
+        1: ("SUBMITTED", "a", "r1", 1, 1, NOW, None, None), 2: ("SUBMITTED", "b", "r2", 2, 1, NOW, None, None),
+        3: ("QUEUED", None, None, 1, 1, NOW + 9, None, 9), 4: ("QUEUED", None, None, 0, 0, NOW + 1, None, 14),
+        5: ("FAILED", "a", None, 0, 1, NOW, None, 200), 6: ("SUBMITTED", "a", "r1", 1, 1, NOW, None, None),
+    }
 
 
 def test_outbox_delivery_and_retry(engine):

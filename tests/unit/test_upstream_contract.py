@@ -8,6 +8,7 @@ and the purity of the modules everything plugs into.
 from __future__ import annotations
 
 import ast
+from collections import Counter
 import dataclasses
 import pathlib
 from datetime import datetime, timezone
@@ -112,6 +113,15 @@ def test_outbound_sms_refuses_malformed_segments(label, changes, error):
         sms(**changes)
 
 
+@pytest.mark.parametrize("field", ["source_ton", "source_npi", "dest_ton", "dest_npi", "data_coding",
+                                   "esm_class", "registered_delivery", "priority"])
+@pytest.mark.parametrize("value", [256, -1])
+def test_every_octet_field_is_checked(field, value):
+    """When any one-octet field is out of range, construction fails naming that field."""
+    with pytest.raises(ValueError, match=f"{field}={value}"):
+        sms(**{field: value})
+
+
 def test_outbound_sms_is_frozen_with_slots():
     """When built, an OutboundSms cannot be changed and carries no per-instance dict (memory)."""
     message = sms(validity_at=datetime(2026, 1, 1, tzinfo=timezone.utc), extra_tlvs=((0x1403, b"x"),))
@@ -191,6 +201,40 @@ def test_health_of_feeds_the_router_from_live_upstreams():
     decision = router.route(MessageFacts("1"), now)
     assert decision.upstream == "b"
     assert dict(decision.excluded) == {"a": "not usable (unbound or unhealthy)", "ghost": "unknown upstream"}
+
+
+def test_router_on_health_of_decides_as_on_a_plain_health_function():
+    """When the router uses health_of's usable-only probe (weighted and failover never read the
+    load), every decision, reason, candidate list and exclusion is the one a plain (usable, load)
+    health function gives, and the load is only asked for by least_outstanding and explain."""
+    import random
+
+    ups = {n: ScriptedUpstream(n, []) for n in ("a", "b", "c")}
+    load_calls = Counter()
+    for name, upstream in ups.items():
+        upstream.load = lambda name=name: load_calls.update([name]) or 0.25
+
+    def plain(name):
+        upstream = ups.get(name)
+        return None if upstream is None else (upstream.is_usable(), upstream.load())
+
+    routes = [RouteSpec("w", (("a", 3), ("b", 1), ("ghost", 1), ("c", 0)), dest_prefixes=("1",), fallthrough=True),
+              RouteSpec("f", (("c", 1), ("a", 1)), strategy="failover", dest_prefixes=("2",)),
+              RouteSpec("lo", (("a", 1), ("b", 2)), strategy="least_outstanding")]
+    fast, reference = Router(routes, health_of(ups)), Router(routes, plain)
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    draw = random.Random(7)
+    for _ in range(300):
+        for upstream in ups.values():
+            upstream.usable = draw.random() < 0.7
+        facts, exclude = MessageFacts(draw.choice("123")), tuple(draw.sample("abc", draw.randrange(2)))
+        load_calls.clear()
+        got = fast.route(facts, now, exclude)
+        from_fast = sum(load_calls.values())
+        assert got == reference.route(facts, now, exclude)
+        if got.route != "lo":
+            assert from_fast == 0, "the load is not computed for a strategy that ignores it"
+    assert fast.explain(MessageFacts("1"), now) == reference.explain(MessageFacts("1"), now)
 
 
 def test_contract_checker_accepts_a_conforming_upstream_and_rejects_a_partial_one():

@@ -576,3 +576,65 @@ def test_receipt_on_receiver_before_submit_resp() -> None:
     assert h.events.receipts == [("carrier", "77", 2, 0)] and not d.called
     h.conn(tx).answer(submit, message_id="77")
     assert outcome(d) == Accepted("77")
+
+
+# --------------------------------------------------------------------- one Deferred per send
+
+def test_waiting_and_immediate_submits_each_get_their_own_outcome() -> None:
+    """When one segment goes at once and the next waits for a rate token, each send() fires
+    with the outcome of its own submit_sm_resp, whatever order the carrier answers in."""
+    h = Harness(throughput=1, burst=1, window=10).start()
+    first, second = h.upstream.send(sms(message_id=1)), h.upstream.send(sms(message_id=2))
+    (submit1,) = h.submits()
+    h.clock.advance(1.0)
+    (submit2,) = h.submits()
+    h.conn().answer(submit2, message_id="B")
+    h.conn().answer(submit1, Status.ESME_RMSGQFUL)
+    assert outcome(second) == Accepted("B")
+    assert isinstance(outcome(first), Retry) and outcome(first).cause == Status.ESME_RMSGQFUL
+    assert h.upstream.capacity() == 10
+
+
+def test_a_bug_mapping_the_response_is_still_an_outcome(monkeypatch) -> None:
+    """When turning a submit_sm_resp into an outcome raises (a bug), send() still fires with
+    Retry(internal_error) that may go elsewhere, logged once; it never errbacks."""
+    from twisted.logger import Logger
+
+    import smsc.upstreams.smpp as module
+
+    logged: list[dict] = []
+    monkeypatch.setattr(module, "log", Logger(observer=logged.append))
+    monkeypatch.setattr(module, "outcome_for_response", lambda *a: 1 / 0)
+    h = Harness().start()
+    d = h.upstream.send(sms())
+    h.conn().answer(h.submits()[0], message_id="A")
+    result = outcome(d)
+    assert isinstance(result, Retry) and result.cause == "internal_error" and result.try_other_upstream
+    assert len(logged) == 1 and logged[0]["log_failure"].check(ZeroDivisionError)
+
+
+@pytest.mark.parametrize("label, answer, status", [
+    ("engine raises at once", RuntimeError("bug"), Status.ESME_RX_T_APPN),
+    ("engine answers a plain value", None, 0),
+])
+def test_receipt_engine_answers_without_a_deferred(monkeypatch, label, answer, status) -> None:
+    """When the engine's receipt() raises instead of returning a failed Deferred, the carrier
+    gets ESME_RX_T_APPN (it sends the receipt again); a plain return value is an ESME_ROK."""
+    from twisted.logger import Logger
+
+    import smsc.upstreams.smpp as module
+
+    monkeypatch.setattr(module, "log", Logger(observer=lambda event: None))
+    events = Events()
+
+    def receipt(*args: Any) -> Any:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    events.receipt = receipt
+    h = Harness(events).start()
+    h.conn().feed(deliver(11))
+    (resp,) = h.conn().read()
+    assert (resp.command, resp.sequence, resp.status) == ("deliver_sm_resp", 11, status)
+    assert h.upstream.events_failed == (1 if status else 0)
