@@ -13,9 +13,11 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from protocols.smpp.constants import Status
 from protocols.smpp.errors import SmppError
+from protocols.smpp.session import ANSWER_LATER
 from protocols.smpp.times import format_smpp_time
 from smsc.esme import AccountBinding, EsmeRegistry
 from smsc.states import TO_SMPP
@@ -111,7 +113,7 @@ class Ingress:
 
     # ------------------------------------------------------------------ requests
 
-    def request(self, session: Any, pdu: Any) -> Deferred | dict:
+    def request(self, session: Any, pdu: Any) -> Deferred | dict | object:
         handler = self._handlers.get(pdu.command)
         if handler is None:
             raise SmppError(Status.ESME_RINVCMDID, f"{pdu.command} is not handled by this server")
@@ -123,6 +125,8 @@ class Ingress:
         except SmppError as exc:
             metrics.count_pdu(pdu.command, exc.status)
             raise
+        if result is ANSWER_LATER:
+            return result  # submit_sm / data_sm count their own outcome in _submitted
         return result.addCallbacks(self._answered, self._refused, callbackArgs=(pdu.command, self._clock.seconds()),
                                    errbackArgs=(pdu.command,))
 
@@ -136,7 +140,8 @@ class Ingress:
         self._metrics.count_pdu(command, getattr(failure.value, "status", Status.ESME_RSYSERR))
         return failure
 
-    def _submit_sm(self, session: Any, pdu: Any) -> Deferred:
+    def _submit_sm(self, session: Any, pdu: Any) -> object:
+        """Validate, then answer from the group commit's notify: no Deferred per message."""
         binding: AccountBinding = session.principal
         if not binding.allow():
             if self._metrics is not None:
@@ -148,7 +153,23 @@ class Ingress:
             why = self._unroutable(row, binding.account.system_id)
             if why is not None:
                 raise SmppError(Status.ESME_RSUBMITFAIL, f"no usable route: {why}")
-        return self._committer.add(row, {"message_id": str(message_id)})
+        self._committer.add_notify(row, self._submitted, (session, pdu, message_id, self._clock.seconds()))
+        return ANSWER_LATER
+
+    def _submitted(self, result: Any, context: tuple[Any, Any, int, float]) -> None:
+        """The row of one submit_sm / data_sm is committed (or failed): count it, answer."""
+        session, pdu, message_id, started = context
+        metrics = self._metrics
+        if isinstance(result, Failure):
+            if metrics is not None:
+                metrics.count_pdu(pdu.command, getattr(result.value, "status", Status.ESME_RSYSERR))
+            session.respond(pdu, result)
+            return
+        if metrics is not None:
+            metrics.count_pdu(pdu.command, 0)
+            if pdu.command == "submit_sm":
+                metrics.observe_submit_latency(self._clock.seconds() - started)
+        session.respond(pdu, {"message_id": str(message_id)})
 
     def _submit_multi(self, session: Any, pdu: Any) -> Deferred:
         binding: AccountBinding = session.principal

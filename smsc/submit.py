@@ -131,6 +131,8 @@ def message_content(pdu: Pdu, esm_class: int, data_coding: int, limits: IntakeLi
 
 def relayed_tlvs(pdu: Pdu) -> bytes | None:
     """The optional TLVs we pass on upstream, as wire bytes (None when there are none)."""
+    if not pdu.tlvs and not pdu.unknown_tlvs:
+        return None  # the usual submit_sm: skip building the generator below (~1.5 µs)
     if not pdu.unknown_tlvs and not any(name not in CONSUMED_TLVS for name in pdu.tlvs):
         return None
     kept = {name: value for name, value in pdu.tlvs.items() if name not in CONSUMED_TLVS}
@@ -138,7 +140,8 @@ def relayed_tlvs(pdu: Pdu) -> bytes | None:
 
 
 def message_template(pdu: Pdu, account: Any, now: float, limits: IntakeLimits) -> dict[str, Any]:
-    """Everything of the row but the destination and the id; raises SmppError on invalid input."""
+    """Everything of the row but the destination and the id; raises SmppError on invalid input.
+    Columns whose value at intake is their default are not in it (the INSERT leaves them out)."""
     p = pdu.params
     source_ton, source_npi, source = p["source_addr_ton"], p["source_addr_npi"], p["source_addr"]
     check_address(source_ton, source_npi, source, source=True)
@@ -181,14 +184,8 @@ def message_template(pdu: Pdu, account: Any, now: float, limits: IntakeLimits) -
         "schedule_at": schedule_at,
         "expires_at": expires_at,
         "next_attempt_at": schedule_at or now,
-        "attempts": 0,
-        "route": None,
-        "upstream": None,
-        "error": None,
-        "done_at": None,
-        "claimed_by": None,
-        "parts_sent": 0,
-        "parts_done": 0,
+        # attempts, parts_sent, parts_done (0) and route, upstream, error, done_at, claimed_by
+        # (NULL) are left to the column defaults: 8 fewer values to bind per row (~1 µs)
     }
 
 
@@ -198,5 +195,8 @@ def message_row(pdu: Pdu, account: Any, now: float, limits: IntakeLimits, messag
     ton, npi, dest = p["dest_addr_ton"], p["dest_addr_npi"], p["destination_addr"]
     check_address(ton, npi, dest, source=False)
     row = message_template(pdu, account, now, limits)
-    row.update(id=message_id, dest_addr=dest, dest_ton=ton, dest_npi=npi)
+    row["id"] = message_id
+    row["dest_addr"] = dest
+    row["dest_ton"] = ton
+    row["dest_npi"] = npi
     return row

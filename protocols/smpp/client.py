@@ -31,7 +31,8 @@ _KEEPALIVE = frozenset({"enquire_link"})
 class ClientDelegate(typing.Protocol):
     def request(self, session: SmppClientProtocol, pdu: Pdu) -> Deferred | dict | Pdu | None:
         """deliver_sm / data_sm from the carrier: return (or fire with) the response's
-        params (e.g. {} for deliver_sm_resp), or raise SmppError(status)."""
+        params (e.g. {} for deliver_sm_resp), or raise SmppError(status). Or return
+        ANSWER_LATER and call ``session.respond(pdu, result)`` once (no Deferred)."""
 
     # Optional: alert_notification(session, pdu) and outbind(session, pdu); both are
     # ignored (logged) when the delegate does not define them.

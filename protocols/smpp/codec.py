@@ -360,6 +360,8 @@ for _name, _fields in table.PDU_FIELDS.items():
                                      _name in table.NO_BODY_ON_ERROR)
     _ENCODERS[_name] = _build_encoder(_name, _fields)
 assert set(table.PDU_FIELDS) == set(COMMAND_IDS), "pdu_table must cover every command"
+_DEFAULT_BODIES = {c: _ENCODERS[c](_DEFAULTS[c]) for c in table.PDU_FIELDS}
+_DEFAULT_LENGTHS = {c: HEADER_LENGTH + len(body) for c, body in _DEFAULT_BODIES.items()}
 
 
 # ---------------------------------------------------------------- TLVs
@@ -525,28 +527,57 @@ def _decode_error_body(command: str, decode_body: Callable, data: bytes, end: in
 
 def encode(pdu: Pdu) -> bytes:
     """Encode a Pdu to bytes. Raises ValueError naming the field that does not fit."""
-    command = pdu.command
+    return _encode(pdu.command, pdu.status, pdu.sequence, pdu.params, pdu.tlvs, pdu.unknown_tlvs)
+
+
+def encode_fields(command: str, sequence: int, status: int = 0,
+                  params: dict[str, Any] | None = None, tlvs: dict[str, Any] | None = None,
+                  unknown_tlvs: list[tuple[int, bytes]] | None = None) -> bytes:
+    """``encode(Pdu(command, sequence, status, params, tlvs, unknown_tlvs))`` without the
+    Pdu: what a session sends is never read back, so the object is pure overhead (~0.5 µs
+    of the ~2 µs an outgoing submit_sm costs). Same checks, same ValueErrors."""
+    defaults = _DEFAULTS.get(command)
+    if defaults is None:
+        raise ValueError(f"unknown SMPP command {command!r}")
+    if not params and not tlvs and not unknown_tlvs and not status:
+        # deliver_sm_resp, enquire_link...: the body is a constant, encoded once at import
+        try:
+            return _pack_header(_DEFAULT_LENGTHS[command], COMMAND_IDS[command], 0,
+                                sequence) + _DEFAULT_BODIES[command]
+        except struct.error:
+            pass  # a bad sequence: _encode names it
+    if params:
+        merged = {**defaults, **params}
+        if len(merged) != len(defaults):
+            extra = sorted(params.keys() - defaults.keys())
+            raise ValueError(f"{command} has no parameter(s) {extra}")
+        params = merged
+    else:
+        params = defaults
+    return _encode(command, status, sequence, params, tlvs, unknown_tlvs)
+
+
+def _encode(command: str, status: int, sequence: int, params: dict[str, Any],
+            tlvs: dict[str, Any] | None, unknown_tlvs: list[tuple[int, bytes]] | None) -> bytes:
     encoder = _ENCODERS.get(command)
     if encoder is None:
         raise ValueError(f"unknown SMPP command {command!r}")
-    if pdu.status and command in table.NO_BODY_ON_ERROR:
+    if status and command in table.NO_BODY_ON_ERROR:
         body = b""
     else:
-        params = pdu.params
         try:
             body = encoder(params)
         except (TypeError, ValueError, KeyError, AttributeError, struct.error):
             body = encoder(_normalise(command, params))
-    if pdu.tlvs:
-        body += _enc_tlvs(pdu.tlvs)
-    if pdu.unknown_tlvs:
-        body += _enc_unknown(pdu.unknown_tlvs)
+    if tlvs:
+        body += _enc_tlvs(tlvs)
+    if unknown_tlvs:
+        body += _enc_unknown(unknown_tlvs)
     try:
         return _pack_header(HEADER_LENGTH + len(body), COMMAND_IDS[command],
-                            pdu.status, pdu.sequence) + body
+                            status, sequence) + body
     except struct.error:
-        for name in ("status", "sequence"):
-            value = getattr(pdu, name)
+        for name, value in (("status", status), ("sequence", sequence)):
             if not isinstance(value, int) or not 0 <= value <= _MAX32:
                 raise ValueError(f"{name}: {value!r} is not a 32-bit unsigned integer") from None
         raise ValueError(f"PDU of {len(body)} body octets is too long") from None
@@ -592,5 +623,8 @@ def encode_tlvs(tlvs: dict[str, Any], unknown_tlvs: list[tuple[int, bytes]] | No
 
 
 def decode_tlvs(raw: bytes) -> tuple[dict[str, Any], list[tuple[int, bytes]]]:
-    """The inverse of encode_tlvs; raises PduError on a malformed stream."""
+    """The inverse of encode_tlvs; raises PduError on a malformed stream. Any bytes-like
+    ``raw`` is accepted (PostgreSQL's driver hands bytea columns over as memoryview)."""
+    if raw.__class__ is not bytes:
+        raw = bytes(raw)
     return _dec_tlvs(raw, 0, len(raw))

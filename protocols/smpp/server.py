@@ -60,7 +60,8 @@ class ServerDelegate(typing.Protocol):
 
     def request(self, session: SmppServerProtocol, pdu: Pdu) -> Deferred | dict | Pdu | None:
         """submit_sm, submit_multi, data_sm, query_sm, cancel_sm, replace_sm: return the
-        response's mandatory params (or a whole response Pdu), or raise SmppError."""
+        response's mandatory params (or a whole response Pdu), or raise SmppError. Or
+        return ANSWER_LATER and call ``session.respond(pdu, result)`` once (no Deferred)."""
 
 
 class SmppServerProtocol(SmppSession):

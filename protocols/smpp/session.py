@@ -16,6 +16,15 @@ Hot-path choices: one struct unpack to route a PDU, no Deferred when the delegat
 with a plain dict, one shared timer for all response timeouts (requests leave in send order
 and share one timeout, so the oldest pending request is always the next to expire), the
 idle timers re-armed lazily from the time of the last received chunk, no log line per PDU.
+
+Cheaper variants for the engine's hot paths (each Deferred with its callbacks costs a few
+µs, and every message crosses several of them):
+- ``send_request_notify(..., notify, arg)`` calls ``notify(response or Failure, arg)``
+  instead of returning a Deferred;
+- a delegate may return ``ANSWER_LATER`` from ``request`` and call ``session.respond(pdu,
+  result)`` exactly once later (after its commit), instead of returning a Deferred.
+``can_transmit``, ``can_receive``, ``is_bound`` and ``in_flight`` are plain attributes kept
+current by the session (routing reads them several times per message).
 """
 
 from __future__ import annotations
@@ -29,9 +38,10 @@ from typing import Any, Callable
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from protocols.smpp.codec import Pdu, PduError, decode, encode, make_response
+from protocols.smpp.codec import Pdu, PduError, decode, encode, encode_fields, response_name
 from protocols.smpp.constants import (
     COMMAND_IDS,
     COMMAND_NAMES,
@@ -44,7 +54,7 @@ from protocols.smpp.errors import ProtocolError, ResponseTimeout, SmppError
 from protocols.smpp.framing import DEFAULT_MAX_PDU_LENGTH, SmppFraming, header_only
 
 __all__ = ["SessionSettings", "SessionState", "SmppSession", "SmppError", "ResponseTimeout",
-           "ProtocolError", "BIND_TYPES"]
+           "ProtocolError", "BIND_TYPES", "ANSWER_LATER", "Notify"]
 
 MAX_SEQUENCE = 0x7FFFFFFF
 _ID_STATUS_SEQ = struct.Struct(">III")
@@ -93,16 +103,54 @@ class SessionSettings:
             raise ValueError(f"max_pdu_length must be at least 16, not {self.max_pdu_length}")
 
 
-class _Pending:
-    __slots__ = ("command", "response_id", "deferred", "deadline", "windowed")
+class _AnswerLater:
+    """The type of ANSWER_LATER."""
 
-    def __init__(self, command: str, deferred: Deferred, deadline: float,
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ANSWER_LATER"
+
+
+# Returned by ``delegate.request``: "I will call ``session.respond(pdu, result)`` myself".
+ANSWER_LATER = _AnswerLater()
+
+# notify(response Pdu or Failure, arg): the Deferred-free way to learn a request's outcome.
+Notify = Callable[[Any, Any], None]
+
+
+def _fire(result: Any, d: Deferred) -> None:
+    """The notify behind ``send_request``: hands the outcome to its Deferred."""
+    if isinstance(result, Failure):
+        d.errback(result)
+    else:
+        d.callback(result)
+
+
+def _notify(notify: Notify, outcome: Any, arg: Any) -> None:
+    """Call a caller's notify; a bug in it is logged, never raised into the session (a
+    Deferred would have caught it too), so the link and the other requests carry on."""
+    try:
+        notify(outcome, arg)
+    except Exception:  # noqa: BLE001
+        _log.failure("notify {notify!r} failed", notify=notify)
+
+
+class _Pending:
+    __slots__ = ("command", "response_id", "notify", "arg", "deadline", "windowed")
+
+    def __init__(self, command: str, notify: Notify, arg: Any, deadline: float,
                  windowed: bool) -> None:
         self.command = command
-        self.response_id = COMMAND_IDS[command] | RESPONSE_BIT
-        self.deferred = deferred
+        self.response_id = _RESPONSE_IDS[command]
+        self.notify = notify
+        self.arg = arg
         self.deadline = deadline
         self.windowed = windowed
+
+
+_RESPONSE_IDS = {name: cid | RESPONSE_BIT for name, cid in COMMAND_IDS.items()}
+_log = Logger()
 
 
 class SmppSession(SmppFraming):
@@ -132,9 +180,9 @@ class SmppSession(SmppFraming):
         self._seconds = clock.seconds
         self._sequence = 0
         self._pending: dict[int, _Pending] = {}
-        # (command, params, tlvs, deferred, vendor TLVs) waiting for a window slot
-        self._queue: deque[tuple[str, dict | None, dict | None, Deferred, list | None]] = deque()
-        self._in_flight = 0
+        # (command, params, tlvs, vendor TLVs, notify, arg) waiting for a window slot
+        self._queue: deque[tuple[str, dict | None, dict | None, list | None, Notify, Any]] = deque()
+        self.in_flight = 0  # windowed requests sent and not yet answered
         self._incoming = 0
         self._closing = False
         self._last_rx = self._seconds()
@@ -152,29 +200,14 @@ class SmppSession(SmppFraming):
             if handler is not None:
                 self._handlers[name] = handler
         self.state = SessionState.OPEN
+        self.is_bound = False
+        self.can_transmit = False  # bound as transmitter or transceiver
+        self.can_receive = False   # bound as receiver or transceiver: deliver_sm may be pushed
         self._allowed_in: frozenset[str] = frozenset()
         self._allowed_out: frozenset[str] = frozenset()
         self._set_state(SessionState.OPEN)
 
     # ------------------------------------------------------------------ state
-
-    @property
-    def is_bound(self) -> bool:
-        return self.state in BOUND_STATES
-
-    @property
-    def can_receive(self) -> bool:
-        """True when the peer bound as receiver or transceiver (deliver_sm may be pushed)."""
-        return self.state is SessionState.BOUND_RX or self.state is SessionState.BOUND_TRX
-
-    @property
-    def can_transmit(self) -> bool:
-        return self.state is SessionState.BOUND_TX or self.state is SessionState.BOUND_TRX
-
-    @property
-    def in_flight(self) -> int:
-        """Windowed requests sent and not yet answered."""
-        return self._in_flight
 
     @property
     def queued(self) -> int:
@@ -187,11 +220,14 @@ class SmppSession(SmppFraming):
 
     def window_available(self) -> bool:
         """True when a request sent now would be transmitted at once, not queued."""
-        return (self._in_flight < self.send_window and not self._queue
-                and not self._closing and self.state in BOUND_STATES)
+        return (self.in_flight < self.send_window and not self._queue
+                and not self._closing and self.is_bound)
 
     def _set_state(self, state: SessionState) -> None:
         self.state = state
+        self.is_bound = state in BOUND_STATES
+        self.can_transmit = state is SessionState.BOUND_TX or state is SessionState.BOUND_TRX
+        self.can_receive = state is SessionState.BOUND_RX or state is SessionState.BOUND_TRX
         self._allowed_in = self.incoming_allowed.get(state, frozenset())
         self._allowed_out = self.outgoing_allowed.get(state, frozenset())
         if state in BOUND_STATES:
@@ -229,13 +265,13 @@ class SmppSession(SmppFraming):
         pending, queued = list(self._pending.values()), list(self._queue)
         self._pending.clear()
         self._queue.clear()
-        self._in_flight = 0
+        self.in_flight = 0
         lost = reason if reason.check(ConnectionLost) else Failure(
             ConnectionLost(f"closed before the response came ({reason.getErrorMessage()})"))
         for p in pending:
-            p.deferred.errback(lost)
+            _notify(p.notify, lost, p.arg)
         for q in queued:
-            q[3].errback(lost)
+            _notify(q[4], lost, q[5])
         self._idle_waiters = []
         self.session_closed(was_bound)
         waiters, self._closed_waiters = self._closed_waiters, []
@@ -320,12 +356,26 @@ class SmppSession(SmppFraming):
             self._incoming -= 1
             self._answer_error(pdu, Failure(exc))
             return
+        if result is ANSWER_LATER:
+            return  # the delegate calls respond() when it knows
         if isinstance(result, Deferred):
             result.addCallbacks(self._answer_later, self._answer_error_later,
                                 callbackArgs=(pdu,), errbackArgs=(pdu,))
         else:
             self._incoming -= 1
             self._answer(pdu, result)
+
+    def respond(self, request: Pdu, result: Any) -> None:
+        """Answer a request whose delegate returned ANSWER_LATER; call it exactly once.
+        ``result`` is what ``request`` could have returned (params dict, None, a response
+        Pdu), or a Failure / SmppError for an error response."""
+        self._incoming -= 1
+        if isinstance(result, Failure):
+            self._answer_error(request, result)
+        elif isinstance(result, Exception):
+            self._answer_error(request, Failure(result))
+        else:
+            self._answer(request, result)
 
     def _answer_later(self, result: Any, pdu: Pdu) -> None:
         self._incoming -= 1
@@ -344,8 +394,8 @@ class SmppSession(SmppFraming):
                     result.sequence = request.sequence
                     data = encode(result)
                 else:
-                    data = encode(make_response(request, **result) if result else
-                                  make_response(request))
+                    data = encode_fields(response_name(request.command), request.sequence,
+                                         0, result)
             except Exception:  # noqa: BLE001
                 self._log.failure("cannot encode the response to {command} #{seq} from the "
                                   "delegate's answer {answer!r}", command=request.command,
@@ -403,15 +453,16 @@ class SmppSession(SmppFraming):
                 result = Failure(ProtocolError(f"{result.command} #{sequence} answers a "
                                                f"{pending.command}"))
         if pending.windowed:
-            self._in_flight -= 1
+            self.in_flight -= 1
             if self._queue:
                 self._send_queued()
         if self._idle_waiters:
             self._check_idle()
-        if isinstance(result, Failure):
-            pending.deferred.errback(result)
-        else:
-            pending.deferred.callback(result)
+        try:
+            pending.notify(result, pending.arg)
+        except Exception:  # noqa: BLE001 - see _notify; inlined on the hot path
+            self._log.failure("notify for {command} #{seq} failed", command=pending.command,
+                              seq=sequence)
 
     # ------------------------------------------------------------------ outgoing requests
 
@@ -428,17 +479,33 @@ class SmppSession(SmppFraming):
             return fail(SmppError(Status.ESME_RINVBNDSTS,
                                   f"cannot send {command} in state {self.state.value}"))
         d: Deferred[Pdu] = Deferred()
-        if self._in_flight >= self.send_window or self._queue:
-            self._queue.append((command, params, tlvs, d, unknown_tlvs))
+        if self.in_flight >= self.send_window or self._queue:
+            self._queue.append((command, params, tlvs, unknown_tlvs, _fire, d))
         else:
-            self._transmit(command, params, tlvs, d, True, unknown_tlvs)
+            self._transmit(command, params, tlvs, unknown_tlvs, _fire, d, True)
         return d
+
+    def send_request_notify(self, command: str, params: dict[str, Any] | None,
+                            tlvs: dict[str, Any] | None, unknown_tlvs: list | None,
+                            notify: Notify, arg: Any = None) -> None:
+        """``send_request`` without a Deferred: ``notify(outcome, arg)`` is called once, with
+        the response Pdu or a Failure (the same ones send_request's Deferred would fail
+        with; a refusal by the session state is notified before this returns). Saves the
+        Deferred and its callbacks on paths that send one request per message."""
+        if command not in self._allowed_out or self._closing:
+            _notify(notify, Failure(SmppError(Status.ESME_RINVBNDSTS,
+                                              f"cannot send {command} in state "
+                                              f"{self.state.value}")), arg)
+        elif self.in_flight >= self.send_window or self._queue:
+            self._queue.append((command, params, tlvs, unknown_tlvs, notify, arg))
+        else:
+            self._transmit(command, params, tlvs, unknown_tlvs, notify, arg, True)
 
     def send_notification(self, command: str, params: dict[str, Any] | None = None) -> None:
         """Send a request that has no response (alert_notification, outbind)."""
         if command not in NO_RESPONSE:
             raise ValueError(f"{command} expects a response: use send_request")
-        self._write(encode(Pdu(command, self._next_sequence(), 0, params)))
+        self._write(encode_fields(command, self._next_sequence(), 0, params))
 
     def _send_internal(self, command: str, params: dict[str, Any] | None = None) -> Deferred:
         """bind / enquire_link / unbind: outside the window and the state rules."""
@@ -446,7 +513,7 @@ class SmppSession(SmppFraming):
         if self._closing:
             d.errback(ConnectionLost(f"cannot send {command}: connection closing"))
         else:
-            self._transmit(command, params, None, d, False)
+            self._transmit(command, params, None, None, _fire, d, False)
         return d
 
     def _next_sequence(self) -> int:
@@ -457,31 +524,33 @@ class SmppSession(SmppFraming):
                 self._sequence = seq
                 return seq
 
-    def _transmit(self, command: str, params: dict | None, tlvs: dict | None, d: Deferred,
-                  windowed: bool, unknown_tlvs: list[tuple[int, bytes]] | None = None) -> None:
+    def _transmit(self, command: str, params: dict | None, tlvs: dict | None,
+                  unknown_tlvs: list[tuple[int, bytes]] | None, notify: Notify, arg: Any,
+                  windowed: bool) -> None:
         seq = self._next_sequence()
         try:
-            data = encode(Pdu(command, seq, 0, params, tlvs, unknown_tlvs))
+            data = encode_fields(command, seq, 0, params, tlvs, unknown_tlvs)
         except (ValueError, TypeError, PduError) as exc:
-            d.errback(exc)
+            _notify(notify, Failure(exc), arg)
             return
-        self._pending[seq] = _Pending(command, d, self._seconds() + self.settings.response_timeout,
-                                      windowed)
+        self._pending[seq] = _Pending(command, notify, arg,
+                                      self._seconds() + self.settings.response_timeout, windowed)
         if windowed:
-            self._in_flight += 1
+            self.in_flight += 1
         self.transport.write(data)
         if self._response_timer is None:
             self._arm_response_timer()
 
     def _send_queued(self) -> None:
         queue = self._queue
-        while queue and self._in_flight < self.send_window and not self._closing:
-            command, params, tlvs, d, unknown_tlvs = queue.popleft()
+        while queue and self.in_flight < self.send_window and not self._closing:
+            command, params, tlvs, unknown_tlvs, notify, arg = queue.popleft()
             if command not in self._allowed_out:
-                d.errback(SmppError(Status.ESME_RINVBNDSTS,
-                                    f"cannot send {command} in state {self.state.value}"))
+                _notify(notify, Failure(SmppError(Status.ESME_RINVBNDSTS,
+                                                  f"cannot send {command} in state "
+                                                  f"{self.state.value}")), arg)
                 continue
-            self._transmit(command, params, tlvs, d, True, unknown_tlvs)
+            self._transmit(command, params, tlvs, unknown_tlvs, notify, arg, True)
 
     def _arm_response_timer(self) -> None:
         for pending in self._pending.values():
@@ -500,10 +569,11 @@ class SmppSession(SmppFraming):
         for seq, pending in expired:
             del self._pending[seq]
             if pending.windowed:
-                self._in_flight -= 1
+                self.in_flight -= 1
         timeout = self.settings.response_timeout
         for seq, pending in expired:
-            pending.deferred.errback(ResponseTimeout(pending.command, seq, timeout))
+            _notify(pending.notify, Failure(ResponseTimeout(pending.command, seq, timeout)),
+                    pending.arg)
         self._send_queued()
         if self._idle_waiters:
             self._check_idle()
@@ -524,7 +594,8 @@ class SmppSession(SmppFraming):
         queued = list(self._queue)
         self._queue.clear()
         for entry in queued:
-            entry[3].errback(SmppError(Status.ESME_RINVBNDSTS, "session is unbinding"))
+            _notify(entry[4], Failure(SmppError(Status.ESME_RINVBNDSTS, "session is unbinding")),
+                    entry[5])
 
         def send_unbind() -> None:
             if self._closing:

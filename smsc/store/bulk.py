@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import io
+from itertools import chain
 from operator import itemgetter
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -45,7 +46,8 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
     for size in _chunks(len(rows), SQLITE_MAX_VARIABLES // len(columns)):
         chunk = rows[start : start + size]
         start += size
-        conn.exec_driver_sql(_sqlite_insert(table, columns, size), tuple(v for row in chunk for v in values(row)))
+        # chain(map(itemgetter)) flattens in C; the generator it replaces cost ~1 µs a row
+        conn.exec_driver_sql(_sqlite_insert(table, columns, size), tuple(chain.from_iterable(map(values, chunk))))
     return len(rows)
 
 
@@ -72,14 +74,35 @@ def _copy_value(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "\\\\x" + bytes(value).hex()  # bytea hex, its backslash escaped for COPY
     if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
+        # translate() looks every character up in a dict (~1 µs for a 50-character text);
+        # four C scans decide first whether there is anything to escape at all
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_COPY_ESCAPES)
+        return value
     return repr(value) if isinstance(value, float) else str(value)
+
+
+# exact class -> a formatter written in C (no Python frame per value); other classes, and str
+# (which may need escaping), go through _copy_value. Measured on a 34-column message row:
+# 8.7 -> ~5 µs with the escape check above.
+_COPY_FORMAT: dict[type, Callable[[Any], str]] = {
+    int: int.__repr__,
+    float: float.__repr__,
+    type(None): "\\N".format,  # str.format ignores an unused argument: always \N
+    bool: ("f", "t").__getitem__,
+}
+_copy_format = _COPY_FORMAT.get
+
+
+def _copy_line(row: tuple) -> str:
+    """One row in PostgreSQL's COPY text format, newline included."""
+    return "\t".join([_copy_format(value.__class__, _copy_value)(value) for value in row]) + "\n"
 
 
 def _copy_into(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """COPY ... FROM STDIN: ~10x less Python per row than any INSERT form (measured 115 µs a
     row with execute_values, whose per-value adaptation dominates, against ~12 µs)."""
-    text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+    text = "".join(map(_copy_line, rows))
     _on_cursor(conn, f"COPY {table.name} ({', '.join(columns)}) FROM STDIN",
                lambda cursor, sql: cursor.copy_expert(sql, io.StringIO(text)))
 

@@ -8,7 +8,17 @@ import struct
 import pytest
 
 from protocols.smpp import codec
-from protocols.smpp.codec import Pdu, PduError, decode, encode, error_response, make_response
+from protocols.smpp.codec import (
+    Pdu,
+    PduError,
+    decode,
+    decode_tlvs,
+    encode,
+    encode_fields,
+    encode_tlvs,
+    error_response,
+    make_response,
+)
 from protocols.smpp.constants import COMMAND_IDS, CommandId, Status
 from protocols.smpp.pdu_table import PDU_FIELDS
 
@@ -345,3 +355,49 @@ def test_status_and_sequence_any_32_bit_value() -> None:
 def test_generated_decoder_source_is_kept() -> None:
     """The generated decoders are readable for debugging."""
     assert "def decode_submit_sm" in codec.GENERATED_SOURCE["decode_submit_sm"]
+
+
+# --------------------------------------------------------------------- encode_fields (no Pdu)
+
+ENCODE_FIELDS_CASES = [
+    ("submit_sm, some params", ("submit_sm", 7, 0, {"destination_addr": "4477", "short_message": b"hi"},
+                                None, None)),
+    ("submit_sm, all defaults", ("submit_sm", 7, 0, None, None, None)),
+    ("deliver_sm with TLVs", ("deliver_sm", 9, 0, {"esm_class": 4},
+                              {"receipted_message_id": "abc", "message_state": 2}, None)),
+    ("vendor TLVs", ("submit_sm", 3, 0, {"short_message": b"x"}, None, [(0x1400, b"\x01\x02")])),
+    ("deliver_sm_resp, empty", ("deliver_sm_resp", 0x7FFFFFFF, 0, {}, None, None)),
+    ("enquire_link", ("enquire_link", 1, 0, None, None, None)),
+    ("submit_sm_resp with id", ("submit_sm_resp", 5, 0, {"message_id": "42"}, None, None)),
+    ("submit_sm_resp error: no body", ("submit_sm_resp", 5, 8, {"message_id": "42"}, None, None)),
+    ("deliver_sm_resp error", ("deliver_sm_resp", 5, 0x58, None, None, None)),
+    ("bytes for a C-string", ("submit_sm", 2, 0, {"source_addr": b"ACME"}, None, None)),
+]
+
+
+@pytest.mark.parametrize("label,args", ENCODE_FIELDS_CASES, ids=[c[0] for c in ENCODE_FIELDS_CASES])
+def test_encode_fields_matches_encode_of_a_pdu(label: str, args: tuple) -> None:
+    """When a session encodes without building a Pdu, the octets are those of encode(Pdu(...))."""
+    assert encode_fields(*args) == encode(Pdu(*args))
+
+
+@pytest.mark.parametrize("label,args,match", [
+    ("unknown command", ("submit_mx", 1), "submit_mx"),
+    ("unknown param", ("submit_sm", 1, 0, {"destination_address": "1"}), "destination_address"),
+    ("unknown TLV", ("submit_sm", 1, 0, None, {"sar_ref": 1}), "sar_ref"),
+    ("field too long", ("submit_sm", 1, 0, {"source_addr": "1" * 30}), "source_addr"),
+    ("sequence over 32 bits, default body", ("enquire_link", 1 << 32), "sequence"),
+    ("sequence over 32 bits", ("submit_sm", 1 << 32, 0, {"short_message": b"x"}), "sequence"),
+])
+def test_encode_fields_errors_name_the_culprit(label: str, args: tuple, match: str) -> None:
+    """When encode_fields gets what encode(Pdu(...)) refuses, it raises the same ValueError."""
+    with pytest.raises(ValueError, match=match):
+        encode_fields(*args)
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_decode_tlvs_takes_any_bytes_like(kind: type) -> None:
+    """When stored TLVs come back as memoryview (PostgreSQL bytea) or bytearray, they decode
+    as from bytes, vendor TLVs included."""
+    raw = encode_tlvs({"receipted_message_id": "abc", "message_state": 2}, [(0x1400, b"\x01")])
+    assert decode_tlvs(kind(raw)) == ({"receipted_message_id": "abc", "message_state": 2}, [(0x1400, b"\x01")])

@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 
 from smsc.store import migrate
-from smsc.store.bulk import CHUNK_SIZES, IN_SIZES, _chunks, insert_rows, select_in
+from smsc.store.bulk import CHUNK_SIZES, IN_SIZES, _chunks, _copy_line, insert_rows, select_in
 from smsc.store.db import create_engine
-from smsc.store.schema import early_receipts
+from smsc.store.schema import early_receipts, outbox
 
 SIZES = [1, 2, 3, 5, 17, 63, 64, 65, 300, 513, 1100]
 
@@ -62,3 +62,38 @@ def test_in_lists_are_padded_to_few_sizes(engine):
             select_in(conn, "SELECT remote_id FROM early_receipts WHERE upstream = ? AND remote_id IN ({in_})", ("u",),
                       [f"r{i}" for i in range(n)])
     assert seen and set(seen) <= set(IN_SIZES)
+
+
+AWKWARD = [
+    ("plain", "g", b"hello", 1.5, None),
+    ("tab newline CR backslash", "a\tb\nc\rd\\e", b"\x00\\\t\n\xff", 1.8e9 + 0.123456, "k"),
+    ("unicode and empty", "\u20ac\u00e9", b"", 0.0, ""),
+    ("a literal \\N", "\\N", b"\\N", -2.25, "\\\\"),
+]
+
+
+@pytest.mark.parametrize("label,text,body,when,group", AWKWARD, ids=[c[0] for c in AWKWARD])
+def test_awkward_values_come_back_exactly(engine, label, text, body, when, group):
+    """When values hold COPY's special characters (tab, newline, backslash, \\N), NUL octets,
+    63-bit ids, floats or NULLs, they are read back exactly (PostgreSQL: COPY text format)."""
+    row = {"account_id": None, "kind": "mo", "message_id": (1 << 62) + 7, "state": text[:10],
+           "source_addr": text, "source_ton": 1, "source_npi": 1, "dest_addr": "447700900001",
+           "dest_ton": 1, "dest_npi": 1, "esm_class": 0, "data_coding": 8, "body": body,
+           "tlvs": None, "attempts": 0, "next_attempt_at": when, "created_at": when,
+           "delivered_at": None, "group_key": group, "part": None}
+    with engine.begin() as conn:
+        insert_rows(conn, outbox, [row, dict(row, part=2, tlvs=body)])
+        got = [dict(r) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
+    for stored, sent_row in zip(got, [row, dict(row, part=2, tlvs=body)]):
+        stored.pop("id")
+        assert {k: bytes(v) if isinstance(v, memoryview) else v for k, v in stored.items()} == sent_row
+
+
+@pytest.mark.parametrize("label,row,line", [
+    ("ints floats None bools", (1, 2.5, None, True, False, 1 << 62), "1\t2.5\t\\N\tt\tf\t4611686018427387904\n"),
+    ("strings escaped", ("a\tb", "c\\d", "e\nf\rg", "plain"), "a\\tb\tc\\\\d\te\\nf\\rg\tplain\n"),
+    ("bytes as escaped hex", (b"\x00\xff", bytearray(b"A"), memoryview(b"")), "\\\\x00ff\t\\\\x41\t\\\\x\n"),
+])
+def test_copy_line_format(label, row, line):
+    """When a row is written for COPY, each value takes PostgreSQL's text form."""
+    assert _copy_line(row) == line
