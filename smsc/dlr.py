@@ -7,11 +7,9 @@ the state change and the receipt the ESME is owed commit together (never one wit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from protocols.smpp.codec import encode_tlvs
-from protocols.smpp.receipts import format_receipt_text, receipt_tlvs
+from protocols.smpp.receipts import encode_receipt_tlvs, format_receipt_text
 from smsc.states import ENROUTE, TO_SMPP, wants_receipt
 from smsc.store.schema import PENDING
 
@@ -41,14 +39,9 @@ def esme_receipt(message: dict[str, Any], state: str | None, now: float, error_c
         return None
     smpp_state = TO_SMPP[state] if state is not None else ENROUTE
     our_id = public_id(message)
-    text = format_receipt_text(
-        our_id,
-        smpp_state,
-        datetime.fromtimestamp(message["created_at"], timezone.utc),
-        datetime.fromtimestamp(now, timezone.utc),
-        err=error_code or 0,
-        text=(message.get("text") or "")[:20],
-    )
+    # epoch seconds, not datetimes: the formatted dates are cached per minute
+    text = format_receipt_text(our_id, smpp_state, message["created_at"], now, err=error_code or 0,
+                               text=(message.get("text") or "")[:20])
     return {
         "account_id": message["account_id"],
         "kind": "receipt",
@@ -64,7 +57,7 @@ def esme_receipt(message: dict[str, Any], state: str | None, now: float, error_c
         "esm_class": ESM_CLASS_RECEIPT if state is not None else ESM_CLASS_INTERMEDIATE,
         "data_coding": 0,
         "body": text.encode("ascii", "replace"),
-        "tlvs": encode_tlvs(receipt_tlvs(our_id, smpp_state)),
+        "tlvs": encode_receipt_tlvs(our_id, smpp_state),
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,

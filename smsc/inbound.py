@@ -69,7 +69,7 @@ class InboundSink:
         run_interaction: Callable[..., Deferred],
         clock: IReactorTime,
         mo_routes: tuple[MoRoute, ...] = (),
-        on_owed: Callable[[], None] = lambda: None,
+        on_owed: Callable[[list[dict[str, Any]] | None], None] = lambda owed: None,
         on_bound: Callable[[str], None] = lambda name: None,
         metrics: Any = None,
     ) -> None:
@@ -79,13 +79,15 @@ class InboundSink:
         self._on_bound = on_bound
         self._metrics = metrics
         self._receipts = GroupCommitter(run_interaction, clock, txn=self._apply_receipts, desc="apply_receipts")
+        self._handed_over: list[dict[str, Any]] | None = None
         self._mos = GroupCommitter(run_interaction, clock, txn=self._store_mos, desc="store_mo")
 
     # ------------------------------------------------------------------ UpstreamEvents
 
     def receipt(self, upstream: str, remote_id: str, state: int, error_code: int | None) -> Deferred:
-        d = self._receipts.add(ReceiptEvent(upstream, remote_id, state, error_code))
-        return d.addCallback(self._owed)
+        """Fires with None once the receipt is committed; the rows its batch made owed go to
+        ``on_owed`` once per batch."""
+        return self._receipts.add(ReceiptEvent(upstream, remote_id, state, error_code)).addCallback(self._owed_rows)
 
     def mo(self, upstream: str, pdu: Any) -> Deferred:
         return self.mo_event(mo_from_pdu(upstream, pdu))
@@ -99,12 +101,21 @@ class InboundSink:
     # ------------------------------------------------------------------ transactions
 
     def _owed(self, result: Any) -> None:
-        self._on_owed()
+        self._on_owed(None)  # MO: the pusher reads what is owed from the table
 
-    def _apply_receipts(self, conn: Any, events: list[ReceiptEvent]) -> None:
-        counts = apply_receipts_txn(conn, self._clock.seconds(), events)
+    def _owed_rows(self, owed: list[dict[str, Any]]) -> None:
+        """Every receipt of a batch fires with the same list of rows the batch wrote: hand it
+        to the pusher once (it pushes them without reading them back)."""
+        if owed is not self._handed_over:
+            self._handed_over = owed
+            self._on_owed(owed)
+
+    def _apply_receipts(self, conn: Any, events: list[ReceiptEvent]) -> list[dict[str, Any]]:
+        owed: list[dict[str, Any]] = []
+        counts = apply_receipts_txn(conn, self._clock.seconds(), events, owed)
         if self._metrics is not None:
             self._metrics.receipts_applied(counts)
+        return owed
 
     def route_mo(self, dest: str, text: str) -> MoRoute | None:
         for route in self._mo_routes:

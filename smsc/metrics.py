@@ -183,6 +183,7 @@ class Metrics:
         self._hooks: list[RefreshHook] = []
         self._pdu_children: dict[tuple[str, Any], Any] = {}
         self._db_children: dict[str, Any] = {}
+        self._delivery_children: dict[tuple[str, bool], Any] = {}
         self._refreshing: Deferred | None = None
         r.register(_ScrapeTimeCollector(self))
 
@@ -227,8 +228,12 @@ class Metrics:
     def no_route(self) -> None:
         self.no_route_total.inc()
 
-    def esme_delivery(self, kind: str, ok: bool) -> None:
-        self.esme_deliveries.labels(kind, "ok" if ok else "failed").inc()
+    def esme_delivery(self, kind: str, ok: bool, count: int = 1) -> None:
+        """``count`` deliver_sm of ``kind`` answered (ok) or not; children cached as in count_pdu."""
+        child = self._delivery_children.get((kind, ok))
+        if child is None:
+            child = self._delivery_children[(kind, ok)] = self.esme_deliveries.labels(kind, "ok" if ok else "failed")
+        child.inc(count)
 
     def receipts_applied(self, counts: Mapping[str, int]) -> None:
         for result in ("matched", "early", "duplicate"):

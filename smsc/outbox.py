@@ -14,10 +14,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from protocols.smpp.codec import decode_tlvs
 from smsc.esme import EsmeRegistry
-from smsc.group_commit import GroupCommitter
 from smsc.store.outbox import due_outbox_txn, outbox_done_txn
 
 log = Logger()
@@ -40,6 +40,20 @@ def deliver_params(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any],
 
 
 class OutboxPusher(Service):
+    """Pushes owed rows to bound receivers; the table is the truth, memory only a shortcut.
+
+    The fast path: rows this process has just committed come with their ids (``wake(owed)``)
+    and are pushed at once when their account's receivers have room and nothing older of that
+    account waits in the table ("clear" accounts); otherwise they stay for the next read. An
+    account becomes clear when a read for it returns less than it asked for, and stops being
+    clear whenever rows may wait in the table again (left behind, a wake without rows, the
+    periodic poll). Rows committed while a read of their account runs are held: the read may
+    or may not see them, so they go after its rows, unless it already pushed them (without
+    that, steady load kept every account unclear: a commit lands during every read). Reading
+    rows back cost ~10 µs each; nothing is lost across restarts or nodes, as every row is
+    still written before it is pushed and marked after its answer.
+    """
+
     def __init__(
         self,
         *,
@@ -58,16 +72,24 @@ class OutboxPusher(Service):
         self._interval = interval
         self._retry_after = retry_after
         self._metrics = metrics
-        self._in_flight: set[int] = set()
+        self._in_flight: set[int] = set()  # ids pushed and not yet recorded as answered
         self._fetching = False
         self._again = False
         self._wake_pending = False
         self._loop: LoopingCall | None = None
-        self._writer = GroupCommitter(run_interaction, clock, txn=self._write_results, desc="outbox_done")
+        # Accounts with nothing waiting in the table. A read only covers accounts that are not
+        # clear, and only its end makes them clear, so rows handed over while it runs are never
+        # among those it returns.
+        self._clear: set[int] = set()
+        self._reading: frozenset[int] = frozenset()  # the accounts the running read covers
+        self._held: dict[int, list[dict[str, Any]]] = {}  # their rows committed while it runs
+        self._stale = False  # something may be owed that the running read cannot see
+        self._results: list[tuple[int, float | None]] = []  # (id, retry at or None when delivered)
+        self._writing = False
 
     def startService(self) -> None:
         super().startService()
-        self._loop = LoopingCall(self.tick)
+        self._loop = LoopingCall(self.poll)
         self._loop.clock = self._clock
         self._loop.start(self._interval, now=False)
 
@@ -76,15 +98,34 @@ class OutboxPusher(Service):
         if self._loop is not None and self._loop.running:
             self._loop.stop()
 
-    def wake(self) -> None:
-        """Something is owed, or a receiver bound: push on the next reactor turn."""
-        if not self._wake_pending and self.running:
-            self._wake_pending = True
-            self._clock.callLater(0, self.tick)
+    def wake(self, owed: list[dict[str, Any]] | None = None) -> None:
+        """Something is owed, or a receiver bound: push on the next reactor turn. ``owed``: the
+        outbox rows this process just committed, ids included, pushed at once when they can be."""
+        if not self.running:
+            return
+        if owed is None:
+            self._forget_clear()
+        elif self._hand_over(owed):
+            return
+        self._schedule()
+
+    def poll(self) -> None:
+        """The periodic read: retries that came due, rows written by another process or node."""
+        self._forget_clear()
+        self.tick()
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
+
+    def _schedule(self) -> None:
+        if not self._wake_pending and self.running:
+            self._wake_pending = True
+            self._clock.callLater(0, self.tick)
+
+    def _forget_clear(self) -> None:
+        self._clear.clear()
+        self._stale = self._fetching
 
     def _free_slots(self) -> dict[int, int]:
         """account id -> deliver_sm it can take now over all its receivers."""
@@ -95,39 +136,98 @@ class OutboxPusher(Service):
                 free[binding.account.id] = slots
         return free
 
+    # ------------------------------------------------------------------ the fast path
+
+    def _hand_over(self, rows: list[dict[str, Any]]) -> bool:
+        """Push (or hold) the rows that can go now, in order per account; True when none was
+        left to be read from the table."""
+        receivers: dict[int, list[Any]] = {}
+        left = False
+        for row in rows:
+            account_id = row["account_id"]
+            if row["id"] in self._in_flight:
+                continue  # a read got it first (PostgreSQL: its commit's callback can come late)
+            if account_id in self._clear:
+                if self._send_if_room(row, receivers):
+                    continue
+                self._clear.discard(account_id)  # it waits in the table, and so do the later rows of its account
+            elif account_id in self._reading:
+                self._held.setdefault(account_id, []).append(row)
+                continue
+            left = True
+        return not left
+
+    def _send_if_room(self, row: dict[str, Any], receivers: dict[int, list[Any]]) -> bool:
+        """Push ``row`` to its account's least busy receiver if it has a free slot in its
+        window (``receivers`` caches the account's receivers for one batch)."""
+        sessions = receivers.get(row["account_id"])
+        if sessions is None:
+            sessions = receivers[row["account_id"]] = self._registry.receivers_by_id(row["account_id"])
+        if not sessions:
+            return False
+        session = min(sessions, key=_load)
+        if session.send_window - session.in_flight - session.queued <= 0:
+            return False
+        self._send(row, session)
+        return True
+
+    # ------------------------------------------------------------------ reading the table
+
     def tick(self) -> None:
         self._wake_pending = False
         if self._fetching:
             self._again = True  # look again as soon as this fetch is done
             return
         free = self._free_slots()
-        if not free:
+        accounts = [account_id for account_id in free if account_id not in self._clear]
+        if not accounts:
             return
-        limit = min(self._batch, sum(free.values()))
+        limit = min(self._batch, sum(free[account_id] for account_id in accounts))
         self._fetching = True
-        d = self._run("due_outbox", due_outbox_txn, list(free), self._clock.seconds(), limit, list(self._in_flight), readonly=False)
-        d.addCallback(self._push, limit)
+        self._reading = frozenset(accounts)
+        self._stale = False
+        d = self._run("due_outbox", due_outbox_txn, accounts, self._clock.seconds(), limit, list(self._in_flight),
+                      readonly=False)
+        d.addCallback(self._push, limit, accounts)
         d.addErrback(lambda f: log.failure("reading the outbox failed", f))
         d.addBoth(self._fetched)
 
     def _fetched(self, _: Any) -> None:
         self._fetching = False
+        self._reading = frozenset()
+        self._held.clear()  # when the read failed: they are in the table
         if self._again:
             self._again = False
-            self.wake()
+            self._schedule()
 
-    def _push(self, rows: list[dict[str, Any]], limit: int) -> None:
+    def _push(self, rows: list[dict[str, Any]], limit: int, accounts: list[int]) -> None:
         for row in rows:
+            if row["id"] in self._in_flight:
+                continue  # already pushed (cheap insurance: the read excluded what was in flight when it began)
             receivers = self._registry.receivers_by_id(row["account_id"])
             if not receivers:
                 continue
-            session = min(receivers, key=lambda s: s.in_flight + s.queued)
-            self._in_flight.add(row["id"])
-            params, tlvs, vendor = deliver_params(row)
-            d = session.send_request("deliver_sm", params, tlvs, vendor or None)
-            d.addCallbacks(self._answered, self._not_answered, callbackArgs=(row,), errbackArgs=(row,))
-        if len(rows) >= limit:
-            self.wake()
+            self._send(row, min(receivers, key=_load))
+        held, self._held = self._held, {}
+        if len(rows) >= limit or self._stale:
+            self._again = True  # there may be more (the held rows too: they are in the table)
+            return
+        receivers: dict[int, list[Any]] = {}
+        for account_id in accounts:
+            # what the read did not return of the rows committed while it ran, in order
+            waiting = [row for row in held.get(account_id, ()) if row["id"] not in self._in_flight]
+            if all(self._send_if_room(row, receivers) for row in waiting):
+                self._clear.add(account_id)
+            else:
+                self._again = True  # the rest wait in the table
+
+    # ------------------------------------------------------------------ pushing and answers
+
+    def _send(self, row: dict[str, Any], session: Any) -> None:
+        self._in_flight.add(row["id"])
+        params, tlvs, vendor = deliver_params(row)
+        d = session.send_request("deliver_sm", params, tlvs, vendor or None)
+        d.addCallbacks(self._answered, self._not_answered, callbackArgs=(row,), errbackArgs=(row,))
 
     def _answered(self, pdu: Any, row: dict[str, Any]) -> None:
         ok = pdu.status == 0
@@ -141,14 +241,40 @@ class OutboxPusher(Service):
         self._record(row, False)
 
     def _record(self, row: dict[str, Any], ok: bool) -> None:
+        """Queue the answer for the next write: one transaction at a time, and every answer that
+        comes while one runs joins the next (a group commit without a Deferred per row)."""
         retry_at = None if ok else self._clock.seconds() + self._retry_after * min(2 ** row["attempts"], 60)
-        d = self._writer.add((row["id"], retry_at))
-        d.addErrback(lambda f: log.failure("recording an outbox delivery failed", f))
-        d.addBoth(lambda _: self._in_flight.discard(row["id"]))
-        if ok:
-            d.addCallback(lambda _: self.wake())
+        self._results.append((row["id"], retry_at))
+        if len(self._results) == 1 and not self._writing:
+            self._clock.callLater(0, self._write)
+
+    def _write(self) -> None:
+        if self._writing or not self._results:
+            return
+        results, self._results = self._results, []
+        self._writing = True
+        self._run("outbox_done", self._write_results, results).addBoth(self._written, results)
+
+    def _written(self, result: Any, results: list[tuple[int, float | None]]) -> None:
+        """Answered rows leave the in-flight set only now (a read meanwhile must not take them
+        again); a failed write leaves them PENDING, to be read and pushed again (at least once)."""
+        self._writing = False
+        if isinstance(result, Failure):
+            log.failure("recording outbox deliveries failed", result)
+            self._forget_clear()
+        delivered = False
+        for row_id, retry_at in results:
+            self._in_flight.discard(row_id)
+            delivered = delivered or retry_at is None
+        if delivered:
+            self._schedule()  # window space freed: rows left in the table can go
+        self._write()
 
     def _write_results(self, conn: Any, results: list[tuple[int, float | None]]) -> None:
         delivered = [oid for oid, at in results if at is None]
         retry = [(oid, at) for oid, at in results if at is not None]
         outbox_done_txn(conn, self._clock.seconds(), delivered, retry)
+
+
+def _load(session: Any) -> int:
+    return session.in_flight + session.queued

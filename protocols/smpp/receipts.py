@@ -9,11 +9,13 @@ matching goes through :func:`canonical_id`).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
+from protocols.smpp.codec import encode_tlvs
 from protocols.smpp.constants import (
     ESM_CLASS_DELIVERY_ACK,
     ESM_CLASS_DELIVERY_RECEIPT,
@@ -47,6 +49,8 @@ STAT_TO_STATE: dict[str, MessageState] = {
 STATE_TO_STAT: dict[MessageState, str] = {}
 for _stat, _state in STAT_TO_STATE.items():
     STATE_TO_STAT.setdefault(_state, _stat)
+# keyed by plain int: every receipt we write looks its word up, and MessageState(n) costs ~1 µs
+_STAT_BY_VALUE: dict[int, str] = {int(state): stat for state, stat in STATE_TO_STAT.items()}
 
 FINAL_STATES = frozenset({MessageState.DELIVERED, MessageState.EXPIRED, MessageState.DELETED,
                           MessageState.UNDELIVERABLE, MessageState.REJECTED,
@@ -65,10 +69,7 @@ def stat_to_state(stat: str | None) -> MessageState | None:
 
 def state_to_stat(state: int) -> str:
     """The 7-letter Appendix B word for a message_state (UNKNOWN for unknown values)."""
-    try:
-        return STATE_TO_STAT[MessageState(state)]
-    except ValueError:
-        return "UNKNOWN"
+    return _STAT_BY_VALUE.get(state, "UNKNOWN")
 
 
 def state_name(state: int) -> str:
@@ -118,8 +119,29 @@ def parse_receipt_date(value: str | None) -> datetime | None:
         return None
 
 
-def format_receipt_date(when: datetime, seconds: bool = False) -> str:
-    return when.strftime("%y%m%d%H%M%S" if seconds else "%y%m%d%H%M")
+def format_receipt_date(when: datetime | float, seconds: bool = False) -> str:
+    """YYMMDDhhmm (or YYMMDDhhmmss) of a datetime, or of epoch seconds taken as UTC.
+
+    Epoch seconds are formatted once per minute (or second) and cached: every receipt written
+    formats two dates, and datetime + strftime cost ~2 µs each while the dates repeat."""
+    if isinstance(when, datetime):
+        return when.strftime("%y%m%d%H%M%S" if seconds else "%y%m%d%H%M")
+    whole = int(when)
+    # fromtimestamp rounds to the microsecond: within 1 µs of the next second it rounds up,
+    # and so does the fallback (the cache keys on whole seconds)
+    if when < 0 or when - whole >= 0.999999:
+        return format_receipt_date(datetime.fromtimestamp(when, timezone.utc), seconds)
+    return _epoch_second_text(whole) if seconds else _epoch_minute_text(whole // 60)
+
+
+@functools.lru_cache(maxsize=4096)
+def _epoch_minute_text(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, timezone.utc).strftime("%y%m%d%H%M")
+
+
+@functools.lru_cache(maxsize=4096)
+def _epoch_second_text(second: int) -> str:
+    return datetime.fromtimestamp(second, timezone.utc).strftime("%y%m%d%H%M%S")
 
 
 # ---------------------------------------------------------------- text form
@@ -190,11 +212,12 @@ def parse_receipt_text(text: str | bytes) -> ReceiptText | None:
         stat=values.get("stat"), err=values.get("err"), text=values.get("text"), extra=extra)
 
 
-def format_receipt_text(message_id: str, state: int, submit_date: datetime, done_date: datetime,
+def format_receipt_text(message_id: str, state: int, submit_date: datetime | float, done_date: datetime | float,
                         err: int | str = 0, text: str = "", sub: int = 1,
                         dlvrd: int | None = None, seconds: bool = False) -> str:
     """The Appendix B text: id, sub, dlvrd, dates, stat, err (3 digits), first 20 chars of
-    the message. dlvrd defaults to sub when delivered, else 0."""
+    the message. dlvrd defaults to sub when delivered, else 0. Dates are datetimes or epoch
+    seconds (UTC; the cheaper form, see format_receipt_date)."""
     if dlvrd is None:
         dlvrd = sub if state == MessageState.DELIVERED else 0
     err_text = f"{err:03d}" if isinstance(err, int) else err
@@ -275,6 +298,20 @@ def _receipt_from_tlvs(tlvs: dict[str, Any], body: bytes) -> Receipt:
                    stat=stat.group(1).decode("latin-1") if stat else (state_to_stat(state) if state else None),
                    err=match.group(1).decode("latin-1") if match else None, network_error=network_error,
                    submitted_at=None, done_at=None, text=None)
+
+
+def encode_receipt_tlvs(message_id: str, state: int) -> bytes:
+    """``receipt_tlvs(message_id, state)`` as on the wire, the bytes ``encode_tlvs`` gives:
+    built directly for the common id (printable ASCII, up to 64 characters), as every receipt
+    owed to an ESME stores them (~2 µs against ~4 µs through the generic encoder)."""
+    if 0 <= state <= 0xFF and len(message_id) < 65 and message_id.isascii() and message_id.isprintable():
+        return (_RECEIPTED_ID_TAG + (len(message_id) + 1).to_bytes(2, "big") + message_id.encode("ascii")
+                + b"\0" + _MESSAGE_STATE_HEAD + bytes((state,)))
+    return encode_tlvs(receipt_tlvs(message_id, state))
+
+
+_RECEIPTED_ID_TAG = (0x001E).to_bytes(2, "big")  # receipted_message_id, a C-string
+_MESSAGE_STATE_HEAD = (0x0427).to_bytes(2, "big") + (1).to_bytes(2, "big")  # message_state, 1 octet
 
 
 def receipt_tlvs(message_id: str, state: int,

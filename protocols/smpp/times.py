@@ -7,6 +7,9 @@ relative times ('R') are a period added to the time the SMSC received the messag
 from __future__ import annotations
 
 import calendar
+import functools
+import math
+import time
 
 
 class SmppTimeError(ValueError):
@@ -37,9 +40,13 @@ def parse_smpp_time(value: str, now: float) -> float | None:
 
 
 def format_smpp_time(epoch: float) -> str:
-    """Absolute SMPP time in UTC ('00+'), as used in query_sm_resp final_date."""
-    import time as _time
+    """Absolute SMPP time in UTC ('00+'), as used in query_sm_resp final_date and in the
+    validity_period of every submit_sm sent upstream (hence the per-second cache)."""
+    return f"{_smpp_second_text(math.floor(epoch))}{int((epoch % 1) * 10)}00+"
 
-    t = _time.gmtime(epoch)
-    tenths = int((epoch % 1) * 10)
-    return f"{t.tm_year % 100:02d}{t.tm_mon:02d}{t.tm_mday:02d}{t.tm_hour:02d}{t.tm_min:02d}{t.tm_sec:02d}{tenths}00+"
+
+@functools.lru_cache(maxsize=1024)
+def _smpp_second_text(second: int) -> str:
+    """YYMMDDhhmmss of a whole UTC second (gmtime floors a float epoch, as math.floor does)."""
+    t = time.gmtime(second)
+    return f"{t.tm_year % 100:02d}{t.tm_mon:02d}{t.tm_mday:02d}{t.tm_hour:02d}{t.tm_min:02d}{t.tm_sec:02d}"

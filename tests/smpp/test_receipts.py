@@ -208,3 +208,57 @@ def test_mo_message_is_not_a_receipt() -> None:
     if its text looks like a receipt."""
     pdu = _deliver(0x00, b"id:1 stat:DELIVRD")
     assert r.receipt_from_fields(pdu.params, pdu.tlvs) is None
+
+
+# label, epoch seconds: the cached epoch form must format as the datetime form does
+EPOCH_CASES = [
+    ("on a minute", 1_767_268_800.0),
+    ("mid minute", 1_767_268_859.5),
+    ("1 µs before a minute (rounds up)", 1_767_268_859.9999996),
+    ("just under the rounding", 1_767_268_859.9999994),
+    ("2000-01-01", 946_684_800.0),
+    ("epoch", 0.0),
+]
+
+
+@pytest.mark.parametrize("label,epoch", EPOCH_CASES, ids=[c[0] for c in EPOCH_CASES])
+@pytest.mark.parametrize("seconds", [False, True])
+def test_receipt_date_from_epoch_matches_datetime(label: str, epoch: float, seconds: bool) -> None:
+    """When a receipt date is given as epoch seconds, the text is that of the UTC datetime."""
+    from datetime import timezone
+
+    when = datetime.fromtimestamp(epoch, timezone.utc)
+    assert r.format_receipt_date(epoch, seconds) == r.format_receipt_date(when, seconds)
+    assert (r.format_receipt_text("9", MS.DELIVERED, epoch, epoch + 61, seconds=seconds)
+            == r.format_receipt_text("9", MS.DELIVERED, when, datetime.fromtimestamp(epoch + 61, timezone.utc),
+                                     seconds=seconds))
+
+
+@pytest.mark.parametrize("message_id,state", [
+    ("382843456453607445", MS.DELIVERED), ("1", 5), ("x" * 64, 2),
+    ("a b", 8), ("", 1), ("caf\u00e9", 2), ("tab\there", 3),
+])
+def test_encoded_receipt_tlvs_are_those_of_the_generic_encoder(message_id: str, state: int) -> None:
+    """When the receipt TLVs are built directly, the bytes are exactly encode_tlvs's."""
+    from protocols.smpp.codec import encode_tlvs
+
+    assert r.encode_receipt_tlvs(message_id, state) == encode_tlvs(r.receipt_tlvs(message_id, state))
+
+
+def test_receipt_tlvs_with_an_overlong_id_are_refused_as_before() -> None:
+    """When the id is longer than receipted_message_id allows, the direct form refuses it too."""
+    with pytest.raises(ValueError, match="at most 64"):
+        r.encode_receipt_tlvs("x" * 65, 2)
+
+
+@pytest.mark.parametrize("epoch,expected", [
+    (1_767_268_800.0, "260101120000000+"),
+    (1_767_268_859.95, "260101120059900+"),
+    (1_767_225_599.05, "251231235959000+"),
+])
+def test_format_smpp_time(epoch: float, expected: str) -> None:
+    """Absolute SMPP times in UTC with tenths; the same second formats the same (cached)."""
+    from protocols.smpp.times import format_smpp_time, parse_smpp_time
+
+    assert format_smpp_time(epoch) == format_smpp_time(epoch) == expected
+    assert abs(parse_smpp_time(expected, 0) - epoch) < 0.1

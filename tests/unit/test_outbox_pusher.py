@@ -1,0 +1,319 @@
+"""The receipt -> ESME path: InboundSink commits receipts, OutboxPusher pushes what they owe.
+
+Real transactions on SQLite and PostgreSQL, run inline (or held, to interleave them as the
+thread pool could); the bound receiver is a recording fake session answered by the test.
+Covers the fast path (rows handed over after the commit, never read back) and its guards:
+order behind rows already waiting, no double push when a read overlaps, answers written in
+one transaction at a time, failures retried from the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+import sqlalchemy as sa
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+
+from smsc.dlr import ReceiptEvent, esme_receipt
+from smsc.esme import EsmeRegistry
+from smsc.inbound import InboundSink
+from smsc.metrics import Metrics
+from smsc.outbox import OutboxPusher
+from smsc.store import migrate
+from smsc.store.accounts import Account, create_account_txn
+from smsc.store.db import create_engine
+from smsc.store.dlr import apply_receipts_txn
+from smsc.store.messages import insert_messages_txn
+from smsc.store.outbox import due_outbox_txn, insert_outbox_txn
+from smsc.store.queue import Sent, record_outcomes_txn
+from smsc.store.schema import outbox
+from tests.unit.test_queue_store import NOW, row
+
+DELIVERED = 2
+
+
+class Receiver:
+    """A bound receiver session: records deliver_sm, answered by the test."""
+
+    can_receive = True
+    bind_type = "transceiver"
+
+    def __init__(self, window: int = 100) -> None:
+        self.send_window = window
+        self.queued = 0
+        self.waiting: list[tuple[Deferred, dict]] = []
+        self.sent: list[dict] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.waiting)
+
+    def send_request(self, command: str, params: dict, tlvs: dict | None = None, vendor: Any = None) -> Deferred:
+        d: Deferred = Deferred()
+        entry = dict(params, tlvs=tlvs)
+        self.waiting.append((d, entry))
+        self.sent.append(entry)
+        return d
+
+    def answer(self, status: int = 0, count: int | None = None) -> None:
+        answered, self.waiting = self.waiting[:count], self.waiting[len(self.waiting[:count]):]
+        for d, _ in answered:
+            d.callback(type("Resp", (), {"status": status})())
+
+
+class Node:
+    """One engine's receipt path on a real database: sink -> pusher -> receiver."""
+
+    def __init__(self, url: str, window: int = 100, messages: int = 10) -> None:
+        self.engine = create_engine(url)
+        migrate.upgrade(self.engine)
+        with self.engine.begin() as conn:
+            create_account_txn(conn, "app", "scrypt$x", NOW)
+            insert_messages_txn(conn, [row(i, state="SENDING") for i in range(1, messages + 1)])
+            record_outcomes_txn(conn, NOW, [Sent(i, "c", None, ((1, f"r{i}"),)) for i in range(1, messages + 1)], [])
+        self.clock = Clock()
+        self.clock.advance(NOW + 1)
+        self.calls: list[str] = []
+        self.hold: set[str] = set()  # descs whose transactions wait for release()
+        self.late: set[str] = set()  # descs whose transactions run now, their results wait for release()
+        self.held: list[tuple[Deferred, Callable[[], Any]]] = []
+        self.registry = EsmeRegistry(self.clock)
+        self.receiver = Receiver(window)
+        binding = self.registry.binding_for(Account(1, "app", "", True, 4, window, 0.0, (), (), ""))
+        self.registry.add(binding, self.receiver)
+        self.metrics = Metrics()
+        self.pusher = OutboxPusher(run_interaction=self.run, clock=self.clock, registry=self.registry,
+                                   metrics=self.metrics)
+        self.pusher.startService()
+        self.sink = InboundSink(run_interaction=self.run, clock=self.clock, on_owed=self.pusher.wake)
+
+    def run(self, desc: str, fn: Callable[..., Any], *args: Any, readonly: bool = False) -> Deferred:
+        self.calls.append(desc)
+
+        def transaction() -> Any:
+            with self.engine.begin() as conn:
+                return fn(conn, *args)
+
+        if desc in self.hold or desc in self.late:
+            d: Deferred = Deferred()
+            result = transaction() if desc in self.late else None
+            self.held.append((d, transaction if desc in self.hold else lambda: result))
+            return d
+        try:
+            return succeed(transaction())
+        except Exception:  # noqa: BLE001 - handed back as the Deferred's failure
+            return fail()
+
+    def release(self) -> None:
+        """Run the held transactions now, then fire their Deferreds (as a pool thread would)."""
+        held, self.held = self.held, []
+        results = [transaction() for _, transaction in held]
+        for (d, _), result in zip(held, results):
+            d.callback(result)
+
+    def settle(self) -> None:
+        for _ in range(10):
+            self.clock.advance(0)
+
+    def receipts(self, *numbers: int) -> None:
+        for n in numbers:
+            self.sink.receipt("c", f"r{n}", DELIVERED, 0)
+        self.settle()
+
+    def table(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
+
+    def become_clear(self) -> None:
+        """A first read of the (empty) table: the account has nothing waiting."""
+        self.pusher.wake()
+        self.settle()
+        assert self.calls[-1] == "due_outbox"
+
+
+@pytest.fixture
+def node(db_url):
+    node = Node(db_url)
+    yield node
+    node.engine.dispose()
+
+
+def sent_ids(node: Node) -> list[str]:
+    return [entry["tlvs"]["receipted_message_id"] for entry in node.receiver.sent]
+
+
+def test_committed_receipts_are_pushed_without_reading_them_back(node):
+    """When the account has nothing waiting and its receiver has room, the rows a receipt batch
+    wrote are pushed straight after the commit (no read of the table), with the ids and bytes
+    stored; their answers mark them DELIVERED in one write."""
+    node.become_clear()
+    node.calls.clear()
+    node.receipts(1, 2, 3)
+    assert "due_outbox" not in node.calls
+    stored = node.table()
+    assert sent_ids(node) == ["1", "2", "3"]
+    assert [e["short_message"] for e in node.receiver.sent] == [bytes(r["body"]) for r in stored]
+    assert node.pusher.in_flight == 3
+    node.receiver.answer()
+    node.settle()
+    assert [r["state"] for r in node.table()] == ["DELIVERED"] * 3
+    assert node.calls.count("outbox_done") == 1 and node.pusher.in_flight == 0
+    assert node.metrics.esme_deliveries.labels("receipt", "ok")._value.get() == 3
+
+
+def test_rows_wait_behind_older_rows_and_go_oldest_first(db_url):
+    """When the receiver's window is full, new rows stay in the table; once answers free it,
+    they are read and pushed oldest first, and later batches do not overtake them."""
+    node = Node(db_url, window=2)
+    node.become_clear()
+    node.receipts(1, 2, 3)
+    assert sent_ids(node) == ["1", "2"]
+    node.receipts(4)  # row 3 waits in the table: 4 must not jump ahead of it
+    node.receiver.answer()
+    node.settle()
+    assert sent_ids(node) == ["1", "2", "3", "4"]
+    node.receiver.answer()
+    node.settle()
+    assert [r["state"] for r in node.table()] == ["DELIVERED"] * 4
+    node.engine.dispose()
+
+
+def test_rows_committed_while_a_read_runs_are_pushed_once(node):
+    """When receipts commit while a read of the table runs (the periodic poll), their rows are
+    not handed over (the read may or may not see them) but read again: each is pushed once."""
+    node.become_clear()
+    node.hold.add("due_outbox")
+    node.pusher.poll()  # the read starts, held as if on a busy pool thread
+    node.receipts(1, 2)
+    assert sent_ids(node) == []
+    node.hold.discard("due_outbox")
+    node.release()
+    node.settle()
+    assert sent_ids(node) == ["1", "2"]
+
+
+def test_rows_committed_after_a_reads_snapshot_are_not_forgotten(node):
+    """When rows are committed after a running read looked at the table (so it cannot return
+    them), the account does not count as clear when that read ends: they are read next,
+    without waiting for the periodic poll."""
+    node.become_clear()
+    node.late.add("due_outbox")
+    node.pusher.poll()  # reads now (finds nothing), its answer comes later
+    node.receipts(1)  # handed over? no: the account is not clear; it waits in the table
+    node.late.discard("due_outbox")
+    node.release()
+    node.settle()
+    assert sent_ids(node) == ["1"]
+
+
+def test_rows_owed_from_elsewhere_during_a_read_are_not_forgotten(node):
+    """When something is owed without a hand-over (an MO, a row another process wrote) while
+    a read that could not see it runs, it is read next, without waiting for the poll."""
+    node.become_clear()
+    node.late.add("due_outbox")
+    node.pusher.poll()
+    with node.engine.begin() as conn:
+        insert_outbox_txn(conn, [esme_receipt(row(9), "DELIVERED", NOW)])
+    node.pusher.wake()
+    node.late.discard("due_outbox")
+    node.release()
+    node.settle()
+    assert sent_ids(node) == ["9"]
+
+
+def test_a_late_hand_over_of_rows_already_pushed_is_ignored(node):
+    """When the rows a read already pushed are handed over afterwards (on PostgreSQL a commit's
+    callback can come after another thread's read), they are not pushed twice."""
+    with node.engine.begin() as conn:
+        apply_receipts_txn(conn, NOW, [ReceiptEvent("c", "r1", DELIVERED)], owed := [])
+    node.become_clear()
+    assert sent_ids(node) == ["1"]
+    node.calls.clear()
+    node.pusher.wake(owed)
+    node.settle()
+    assert sent_ids(node) == ["1"] and node.calls == []
+
+
+def test_rows_written_elsewhere_are_found_by_the_poll(node):
+    """When another process writes an owed row (no hand-over), the periodic poll pushes it."""
+    node.become_clear()
+    with node.engine.begin() as conn:
+        insert_outbox_txn(conn, [esme_receipt(row(9), "DELIVERED", NOW)])
+    node.settle()
+    assert sent_ids(node) == []
+    node.clock.advance(1.0)
+    node.settle()
+    assert sent_ids(node) == ["9"]
+
+
+def test_a_failed_delivery_is_retried_from_the_table(node):
+    """When the ESME answers an error, the row stays PENDING with a later next attempt and is
+    pushed again once that time comes."""
+    node.become_clear()
+    node.receipts(1)
+    node.receiver.answer(status=0x45)
+    node.settle()
+    (stored,) = node.table()
+    assert (stored["state"], stored["attempts"], stored["next_attempt_at"]) == ("PENDING", 1, NOW + 1 + 10.0)
+    assert node.pusher.in_flight == 0
+    node.clock.advance(11.0)
+    node.settle()
+    assert sent_ids(node) == ["1", "1"]
+
+
+def test_answers_during_a_write_join_the_next_one(node):
+    """While the write of answers runs, new answers wait and go in the next single write."""
+    node.become_clear()
+    node.receipts(1, 2, 3)
+    node.hold.add("outbox_done")
+    node.receiver.answer(count=1)
+    node.settle()
+    node.receiver.answer()
+    node.settle()
+    assert node.calls.count("outbox_done") == 1 and node.pusher.in_flight == 3
+    node.hold.discard("outbox_done")
+    node.release()
+    node.settle()
+    assert node.calls.count("outbox_done") == 2 and node.pusher.in_flight == 0
+    assert [r["state"] for r in node.table()] == ["DELIVERED"] * 3
+
+
+def test_sink_hands_each_batch_over_once(db_url):
+    """When a batch of receipts commits, on_owed gets its rows once (not once per receipt),
+    with the ids the table gave them; every receipt's Deferred fires with None."""
+    node = Node(db_url)
+    handed: list[Any] = []
+    sink = InboundSink(run_interaction=node.run, clock=node.clock, on_owed=handed.append)
+    results: list[Any] = []
+    for n in (1, 2, 3):
+        sink.receipt("c", f"r{n}", DELIVERED, 0).addCallback(results.append)
+    node.settle()
+    assert results == [None, None, None] and len(handed) == 1
+    assert [r["id"] for r in handed[0]] == [r["id"] for r in node.table()]
+    node.engine.dispose()
+
+
+def test_ids_taken_for_the_fast_path_do_not_collide_with_plain_inserts(node):
+    """Rows inserted with ids taken by apply_receipts and rows inserted without ids (MO,
+    failure receipts) interleave without a duplicate key, on both databases."""
+    with node.engine.begin() as conn:
+        insert_outbox_txn(conn, [esme_receipt(row(9), "DELIVERED", NOW)])
+    owed: list[dict] = []
+    with node.engine.begin() as conn:
+        apply_receipts_txn(conn, NOW, [ReceiptEvent("c", "r1", DELIVERED), ReceiptEvent("c", "r2", DELIVERED)], owed)
+    with node.engine.begin() as conn:
+        insert_outbox_txn(conn, [esme_receipt(row(8), "DELIVERED", NOW)])
+    ids = [r["id"] for r in node.table()]
+    assert len(set(ids)) == 4 and [r["id"] for r in owed] == ids[1:3]
+
+
+def test_due_rows_come_back_as_bytes(node):
+    """Rows read from the table carry bytes bodies and TLVs on both databases (psycopg2 gives
+    memoryview), as the deliver_sm encoder needs."""
+    with node.engine.begin() as conn:
+        insert_outbox_txn(conn, [esme_receipt(row(9), "DELIVERED", NOW)])
+    with node.engine.begin() as conn:
+        (due,) = due_outbox_txn(conn, [1], NOW + 1, 10, [])
+    assert type(due["body"]) is bytes and type(due["tlvs"]) is bytes
