@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from protocols.sms import decode_short_message, parse_udh
 from protocols.smpp.codec import encode_tlvs
@@ -88,6 +89,20 @@ class InboundSink:
         """Fires with None once the receipt is committed; the rows its batch made owed go to
         ``on_owed`` once per batch."""
         return self._receipts.add(ReceiptEvent(upstream, remote_id, state, error_code)).addCallback(self._owed_rows)
+
+    def receipt_notify(self, upstream: str, remote_id: str, state: int, error_code: int | None,
+                       notify: Callable[[Any, Any], None], arg: Any = None) -> None:
+        """``receipt`` without a Deferred: ``notify(None, arg)`` once the receipt is committed,
+        ``notify(failure, arg)`` if it was not (one call per receipt on the busiest path)."""
+        self._receipts.add_notify(ReceiptEvent(upstream, remote_id, state, error_code), self._receipt_stored, (notify, arg))
+
+    def _receipt_stored(self, result: Any, context: tuple[Callable[[Any, Any], None], Any]) -> None:
+        notify, arg = context
+        if isinstance(result, Failure):
+            notify(result, arg)
+            return
+        self._owed_rows(result)
+        notify(None, arg)
 
     def mo(self, upstream: str, pdu: Any) -> Deferred:
         return self.mo_event(mo_from_pdu(upstream, pdu))

@@ -226,19 +226,14 @@ class OutboxPusher(Service):
     def _send(self, row: dict[str, Any], session: Any) -> None:
         self._in_flight.add(row["id"])
         params, tlvs, vendor = deliver_params(row)
-        d = session.send_request("deliver_sm", params, tlvs, vendor or None)
-        d.addCallbacks(self._answered, self._not_answered, callbackArgs=(row,), errbackArgs=(row,))
+        session.send_request_notify("deliver_sm", params, tlvs, vendor or None, self._answered, row)
 
-    def _answered(self, pdu: Any, row: dict[str, Any]) -> None:
-        ok = pdu.status == 0
+    def _answered(self, result: Any, row: dict[str, Any]) -> None:
+        """The deliver_sm_resp (OK or an error status), or a Failure: no answer, link lost."""
+        ok = not isinstance(result, Failure) and result.status == 0
         if self._metrics is not None:
             self._metrics.esme_delivery(row["kind"], ok)
         self._record(row, ok)
-
-    def _not_answered(self, failure: Any, row: dict[str, Any]) -> None:
-        if self._metrics is not None:
-            self._metrics.esme_delivery(row["kind"], False)
-        self._record(row, False)
 
     def _record(self, row: dict[str, Any], ok: bool) -> None:
         """Queue the answer for the next write: one transaction at a time, and every answer that

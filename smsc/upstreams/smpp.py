@@ -29,7 +29,7 @@ from protocols.smpp.codec import Pdu
 from protocols.smpp.constants import MessageState, Status, status_name
 from protocols.smpp.errors import SmppError
 from protocols.smpp.receipts import is_delivery_receipt, state_name
-from protocols.smpp.session import SessionSettings
+from protocols.smpp.session import ANSWER_LATER, SessionSettings
 from smsc.ratelimit import AdaptiveRate
 from smsc.upstreams.base import Accepted, OutboundSms, Outcome, Reject, Retry
 from smsc.upstreams.smpp_bind import SmppBind, UpstreamSession, reconnect_policy
@@ -87,6 +87,7 @@ class SmppUpstream(MultiService):
         self.setName(settings.name)
         self.clock = clock
         self.events = events
+        self._receipt_notify = getattr(events, "receipt_notify", None)  # the Deferred-free form, if offered
         make_endpoint = client_endpoint_factory or (lambda s: clientFromString(clock, s))
         self._source = (SourceOverride(settings.source_override, settings.source_override_ton,
                                        settings.source_override_npi)
@@ -347,11 +348,11 @@ class SmppUpstream(MultiService):
     def request(self, session: UpstreamSession, pdu: Pdu) -> Deferred | dict:
         """deliver_sm / data_sm from the carrier (SmppClientProtocol's delegate)."""
         if is_delivery_receipt(pdu.params.get("esm_class", 0)):
-            return self._receipt(pdu)
+            return self._receipt(session, pdu)
         self.mo_count += 1
         return self._ack(self.events.mo, (self.name, pdu), "MO")
 
-    def _receipt(self, pdu: Pdu) -> Deferred | dict:
+    def _receipt(self, session: UpstreamSession, pdu: Pdu) -> Deferred | dict | object:
         event = receipt_event(pdu.params, pdu.tlvs, self.settings.id_flavour_receipt)
         if event is None:
             self.receipts["no_id"] += 1
@@ -361,8 +362,26 @@ class SmppUpstream(MultiService):
         if not event.flavour_ok:
             self.id_flavour_mismatches += 1
         self.receipts[_state_key(event.state)] += 1
-        return self._ack(self.events.receipt,
-                         (self.name, event.remote_id, event.state, event.error_code), "receipt")
+        if self._receipt_notify is None:
+            return self._ack(self.events.receipt,
+                             (self.name, event.remote_id, event.state, event.error_code), "receipt")
+        try:
+            self._receipt_notify(self.name, event.remote_id, event.state, event.error_code,
+                                 self._receipt_stored, (session, pdu))
+        except Exception:  # noqa: BLE001 - the engine's failure is an answer to the carrier
+            return fail().addErrback(self._not_stored, "receipt")
+        return ANSWER_LATER
+
+    def _receipt_stored(self, result: Any, context: tuple[UpstreamSession, Pdu]) -> None:
+        """deliver_sm_resp once the receipt is durable (ESME_RX_T_APPN if it is not)."""
+        session, pdu = context
+        if isinstance(result, Failure):
+            try:
+                self._not_stored(result, "receipt")
+            except SmppError as exc:
+                session.respond(pdu, exc)
+            return
+        session.respond(pdu, None)
 
     def _ack(self, handler: Callable[..., Any], args: tuple, what: str) -> Deferred:
         """The deliver_sm_resp once ``handler(*args)`` is durable; ESME_RX_T_APPN if it fails

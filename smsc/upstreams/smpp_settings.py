@@ -69,5 +69,8 @@ class UpstreamEvents(typing.Protocol):
     def mo(self, upstream: str, pdu: Pdu) -> Deferred:
         """A deliver_sm/data_sm that is not a receipt; same acknowledgement rule."""
 
+    # Optional, the hot path: ``receipt_notify(upstream, remote_id, state, error_code, notify,
+    # arg)`` calls ``notify(None or Failure, arg)`` once the receipt is durable (no Deferred).
+
     def bound_changed(self, upstream: str) -> None:
         """A bind came up or went down: wake the dispatcher."""

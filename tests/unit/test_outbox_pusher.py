@@ -14,6 +14,7 @@ from typing import Any, Callable
 import pytest
 import sqlalchemy as sa
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
 from twisted.internet.task import Clock
 
 from smsc.dlr import ReceiptEvent, esme_receipt
@@ -43,24 +44,22 @@ class Receiver:
     def __init__(self, window: int = 100) -> None:
         self.send_window = window
         self.queued = 0
-        self.waiting: list[tuple[Deferred, dict]] = []
+        self.waiting: list[tuple[tuple[Any, Any], dict]] = []
         self.sent: list[dict] = []
 
     @property
     def in_flight(self) -> int:
         return len(self.waiting)
 
-    def send_request(self, command: str, params: dict, tlvs: dict | None = None, vendor: Any = None) -> Deferred:
-        d: Deferred = Deferred()
+    def send_request_notify(self, command: str, params: dict, tlvs: dict | None, vendor: Any, notify: Any, arg: Any) -> None:
         entry = dict(params, tlvs=tlvs)
-        self.waiting.append((d, entry))
+        self.waiting.append(((notify, arg), entry))
         self.sent.append(entry)
-        return d
 
     def answer(self, status: int = 0, count: int | None = None) -> None:
         answered, self.waiting = self.waiting[:count], self.waiting[len(self.waiting[:count]):]
-        for d, _ in answered:
-            d.callback(type("Resp", (), {"status": status})())
+        for (notify, arg), _ in answered:
+            notify(type("Resp", (), {"status": status})(), arg)
 
 
 class Node:
@@ -248,12 +247,17 @@ def test_rows_written_elsewhere_are_found_by_the_poll(node):
     assert sent_ids(node) == ["9"]
 
 
-def test_a_failed_delivery_is_retried_from_the_table(node):
-    """When the ESME answers an error, the row stays PENDING with a later next attempt and is
-    pushed again once that time comes."""
+@pytest.mark.parametrize("answer", ["error status", "no answer"])
+def test_a_failed_delivery_is_retried_from_the_table(node, answer):
+    """When the ESME answers an error, or the deliver_sm gets no answer (timeout, link lost),
+    the row stays PENDING with a later next attempt and is pushed again once that time comes."""
     node.become_clear()
     node.receipts(1)
-    node.receiver.answer(status=0x45)
+    if answer == "error status":
+        node.receiver.answer(status=0x45)
+    else:
+        (notify, arg), _ = node.receiver.waiting.pop()
+        notify(Failure(TimeoutError("no deliver_sm_resp")), arg)
     node.settle()
     (stored,) = node.table()
     assert (stored["state"], stored["attempts"], stored["next_attempt_at"]) == ("PENDING", 1, NOW + 1 + 10.0)

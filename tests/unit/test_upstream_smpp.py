@@ -638,3 +638,53 @@ def test_receipt_engine_answers_without_a_deferred(monkeypatch, label, answer, s
     (resp,) = h.conn().read()
     assert (resp.command, resp.sequence, resp.status) == ("deliver_sm_resp", 11, status)
     assert h.upstream.events_failed == (1 if status else 0)
+
+
+class NotifyEvents(Events):
+    """An engine offering the Deferred-free ``receipt_notify`` (as InboundSink does)."""
+
+    def __init__(self, raises: bool = False) -> None:
+        super().__init__()
+        self.raises, self.notifies = raises, []
+
+    def receipt_notify(self, upstream, remote_id, state, error_code, notify, arg) -> None:
+        if self.raises:
+            raise RuntimeError("bug")
+        self.receipts.append((upstream, remote_id, state, error_code))
+        self.notifies.append((notify, arg))
+
+
+@pytest.mark.parametrize("label, result, status", [
+    ("committed", None, 0),
+    ("commit failed", Failure(RuntimeError("database down")), Status.ESME_RX_T_APPN),
+])
+def test_receipt_through_notify_is_answered_only_when_durable(monkeypatch, label, result, status) -> None:
+    """When the engine offers receipt_notify, the deliver_sm_resp waits for its notify: ESME_ROK
+    once the receipt is committed, ESME_RX_T_APPN (the carrier sends it again) if it was not."""
+    from twisted.logger import Logger
+
+    import smsc.upstreams.smpp as module
+
+    monkeypatch.setattr(module, "log", Logger(observer=lambda event: None))
+    h = Harness(NotifyEvents(), id_flavour_receipt="hex").start()
+    h.conn().feed(deliver(12))
+    assert h.events.receipts == [("carrier", "255", 2, 0)]
+    assert h.conn().read() == []  # nothing before the commit
+    notify, arg = h.events.notifies[0]
+    notify(result, arg)
+    (resp,) = h.conn().read()
+    assert (resp.command, resp.sequence, resp.status) == ("deliver_sm_resp", 12, status)
+    assert h.upstream.events_failed == (1 if status else 0)
+
+
+def test_receipt_notify_that_raises_asks_again(monkeypatch) -> None:
+    """When the engine's receipt_notify raises, the carrier gets ESME_RX_T_APPN at once."""
+    from twisted.logger import Logger
+
+    import smsc.upstreams.smpp as module
+
+    monkeypatch.setattr(module, "log", Logger(observer=lambda event: None))
+    h = Harness(NotifyEvents(raises=True)).start()
+    h.conn().feed(deliver(13))
+    (resp,) = h.conn().read()
+    assert (resp.sequence, resp.status) == (13, Status.ESME_RX_T_APPN)
