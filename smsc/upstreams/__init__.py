@@ -14,6 +14,7 @@ from smsc.upstreams.base import (
     Upstream,
     health_of,
     safe_send,
+    safe_send_notify,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "Upstream",
     "health_of",
     "safe_send",
+    "safe_send_notify",
 ]

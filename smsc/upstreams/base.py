@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -163,6 +163,43 @@ def safe_send(upstream: Upstream, sms: OutboundSms) -> defer.Deferred:
         return defer.succeed(_checked(d, upstream))
     # module-level callbacks with arguments, not two closures per segment (it is per message)
     return d.addCallbacks(_checked, _internal, callbackArgs=(upstream,), errbackArgs=(upstream, sms))
+
+
+def safe_send_notify(upstream: Any, sms: OutboundSms, notify: Callable[[Any, Any], None], arg: Any) -> None:
+    """``safe_send`` for upstreams that offer ``send_notify`` (which calls its notify, or returns
+    a Deferred when the segment has to wait): ``notify(outcome, arg)`` is called exactly once
+    with an Outcome, whatever the upstream does (a raise, an errback or a wrong result type
+    becomes a ``Retry``, as in safe_send)."""
+    guard = _Once(upstream, sms, notify, arg)
+    try:
+        waiting = upstream.send_notify(sms, guard, None)
+    except Exception:
+        guard.fail(Failure())
+        return
+    if waiting is not None:
+        waiting.addCallbacks(guard, guard.fail)
+
+
+class _Once:
+    """The notify safe_send_notify hands the upstream: checks the outcome, ignores a second call."""
+
+    __slots__ = ("upstream", "sms", "notify", "arg")
+
+    def __init__(self, upstream: Any, sms: OutboundSms, notify: Callable[[Any, Any], None], arg: Any) -> None:
+        self.upstream, self.sms, self.notify, self.arg = upstream, sms, notify, arg
+
+    def __call__(self, outcome: object, _: Any = None) -> None:
+        notify = self.notify
+        if notify is None:
+            log.error("upstream {upstream} reported message {message_id} twice: ignored",
+                      upstream=_name_of(self.upstream), message_id=self.sms.message_id)
+            return
+        self.notify = None
+        notify(_checked(outcome, self.upstream), self.arg)
+
+    def fail(self, failure: Failure) -> None:
+        if self.notify is not None:
+            self(_internal(failure, self.upstream, self.sms))
 
 
 def _name_of(upstream: Upstream) -> str:

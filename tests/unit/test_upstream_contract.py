@@ -29,6 +29,7 @@ from smsc.upstreams import (
     Upstream,
     health_of,
     safe_send,
+    safe_send_notify,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -186,6 +187,56 @@ def test_safe_send_later_result_and_cancellation():
     cancelled.cancel()
     outcome = fired(cancelled)
     assert isinstance(outcome, Retry) and outcome.cause == "cancelled"
+
+
+class NotifyingUpstream:
+    """An upstream with send_notify, scripted: notify now (once or twice), raise, or wait."""
+
+    name = "up"
+
+    def __init__(self, behaviour) -> None:  # noqa: ANN001
+        self.behaviour = behaviour
+
+    def send_notify(self, message, notify, arg):  # noqa: ANN001
+        kind, value = self.behaviour
+        if kind == "raise":
+            raise value
+        if kind == "wait":
+            return value
+        for _ in range(2 if kind == "twice" else 1):
+            notify(value, arg)
+        return None
+
+
+@pytest.mark.parametrize(
+    "label, behaviour, expect_type, expect_cause",
+    [
+        ("outcome passes through", ("notify", Accepted("abc")), Accepted, None),
+        ("a second notify is ignored", ("twice", Reject("bad", status=0x0B)), Reject, None),
+        ("a raise becomes a retry", ("raise", RuntimeError("boom")), Retry, "internal_error"),
+        ("a wrong result type becomes a retry", ("notify", "OK"), Retry, "internal_error"),
+        ("a waiting segment's outcome", ("wait", defer.succeed(Retry("later", cause=0x58))), Retry, 0x58),
+        ("a waiting segment's errback becomes a retry", ("wait", defer.fail(KeyError("lost"))), Retry, "internal_error"),
+    ],
+)
+def test_safe_send_notify_calls_back_exactly_once_with_an_outcome(label, behaviour, expect_type, expect_cause):
+    """When the dispatcher sends through send_notify, it is told exactly once, with an outcome,
+    whatever the upstream does."""
+    from twisted.logger import Logger
+
+    import smsc.upstreams.base as base
+
+    told: list = []
+    quiet = Logger(observer=lambda event: None)
+    original, base.log = base.log, quiet
+    try:
+        safe_send_notify(NotifyingUpstream(behaviour), sms(), lambda outcome, arg: told.append((outcome, arg)), "ctx")
+    finally:
+        base.log = original
+    assert len(told) == 1, label
+    outcome, arg = told[0]
+    assert arg == "ctx" and type(outcome) is expect_type, label
+    assert getattr(outcome, "cause", None) == expect_cause, label
 
 
 # --- health_of + router + contract shape ---------------------------------------------------------

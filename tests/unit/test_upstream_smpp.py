@@ -438,6 +438,24 @@ def test_submit_accepted_with_canonical_id() -> None:
     assert h.upstream.stats()["submits"] == {"ESME_ROK": 1}
 
 
+def test_send_notify_tells_the_outcome_once_or_hands_back_a_waiting_send() -> None:
+    """When a slot and a token are free, send_notify submits at once and calls notify with the
+    outcome (hex id made canonical, timeouts mapped as send does); when the rate makes the
+    segment wait, it returns send's Deferred instead and does not call notify."""
+    h = Harness(id_flavour_submit="hex", throughput=1, window=10, response_timeout=5).start()
+    told: list = []
+    assert h.upstream.send_notify(sms(message_id=1), lambda o, arg: told.append((o, arg)), "a") is None
+    waiting = h.upstream.send_notify(sms(message_id=2), lambda o, arg: told.append((o, arg)), "b")
+    (submit,) = h.submits()
+    h.conn().answer(submit, message_id="ff")
+    assert told == [(Accepted("255"), "a")]
+    h.clock.advance(1.0)  # the second one's token
+    (second,) = h.submits()
+    h.clock.advance(5.0)  # ... and no answer to it
+    result = outcome(waiting)
+    assert isinstance(result, Retry) and result.cause == "timeout" and len(told) == 1
+
+
 def test_window_never_exceeded_least_in_flight_first() -> None:
     """When two binds have window 2, sends alternate to the bind with fewer in flight, and a
     fifth send is answered Retry (window full) without being held."""
