@@ -32,7 +32,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol  # no
 from twisted.internet.task import LoopingCall, deferLater  # noqa: E402
 
 from protocols.smpp.client import SmppClientProtocol  # noqa: E402
-from protocols.smpp.receipts import receipt_from_fields  # noqa: E402
+from protocols.smpp.receipts import receipt_summary  # noqa: E402
 from protocols.smpp.session import SessionSettings  # noqa: E402
 from scripts.benchlib import (  # noqa: E402
     PASSWORD, free_port, fresh_database, percentile, proc_stats, run_to_completion, start_engine, stop, wait_port,
@@ -128,11 +128,11 @@ class Esme:
         self.interval = args.sessions / args.rate if args.rate else 0.0
 
     def request(self, session, pdu):  # ClientDelegate: a receipt (or MO) from smsc
-        receipt = receipt_from_fields(pdu.params, pdu.tlvs)
+        receipt = receipt_summary(pdu.params, pdu.tlvs)  # (id, state, error): the cheap form
         if receipt is not None:
-            started = self.sent_at.pop(receipt.message_id, None)
+            started = self.sent_at.pop(receipt[0], None)
             if started is None:
-                self.early[receipt.message_id] = time.perf_counter()
+                self.early[receipt[0]] = time.perf_counter()
             else:
                 self.latencies.append(time.perf_counter() - started)
             self.receipts += 1

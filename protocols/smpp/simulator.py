@@ -16,7 +16,6 @@ timer every ``tick`` seconds, and nothing is logged per message.
 from __future__ import annotations
 
 import heapq
-from datetime import datetime, timezone
 from random import Random
 from typing import Any
 
@@ -56,7 +55,6 @@ __all__ = ["UpstreamSimulator", "SimulatorSettings", "Faults", "Counters"]
 
 _DELIVERED = MessageState.DELIVERED
 _INTERMEDIATE = {"ENROUTE": MessageState.ENROUTE, "ACCEPTD": MessageState.ACCEPTED}
-_UTC = timezone.utc
 
 
 class UpstreamSimulator:
@@ -364,9 +362,8 @@ class UpstreamSimulator:
             "esm_class": self.settings.intermediate_esm_class if intermediate
             else ESM_CLASS_DELIVERY_RECEIPT}
         if self._text_body:
-            params["short_message"] = format_receipt_text(
-                receipt_id, state, datetime.fromtimestamp(submitted, _UTC),
-                datetime.fromtimestamp(now, _UTC), err, text,
+            params["short_message"] = format_receipt_text(  # epoch dates: formatted from a cache
+                receipt_id, state, submitted, now, err, text,
                 seconds=self.settings.receipt_date_seconds).encode("latin-1", "replace")
         tlvs: dict[str, Any] | None = None
         if self._tlv_body:

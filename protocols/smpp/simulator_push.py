@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.python.failure import Failure
 
 from protocols.smpp.codec import Pdu
 from protocols.smpp.server import SmppServerProtocol
@@ -69,9 +70,15 @@ class Pusher:
         self._rr += 1
         session = receivers[self._rr % len(receivers)]
         self.in_flight += 1
-        args = (system_id, params, tlvs, kind)
-        session.send_request("deliver_sm", params, tlvs).addCallbacks(
-            self._pushed, self._failed, args, None, args)
+        session.send_request_notify("deliver_sm", params, tlvs, None, self._answered,
+                                    (system_id, params, tlvs, kind))
+
+    def _answered(self, result: Any, entry: tuple[str, dict, dict | None, str]) -> None:
+        """The deliver_sm_resp (or a Failure: no answer, link lost); no Deferred per push."""
+        if isinstance(result, Failure):
+            self._failed(result, *entry)
+        else:
+            self._pushed(result, *entry)
 
     def _pushed(self, pdu: Pdu, system_id: str, params: dict, tlvs: dict | None,
                 kind: str) -> None:
