@@ -45,6 +45,9 @@ def create_engine(url: str, *, writer: bool = True, sqlite_synchronous: str = "F
         # so a commit seldom pays for copying the WAL into the database file
         cur.execute("PRAGMA wal_autocheckpoint=20000")
         cur.execute("PRAGMA busy_timeout=30000")
+        if writer:  # 32 MiB of pages: as the tables grow past the 2 MiB default, index updates
+            # missed the cache (engine CPU a message over a 300,000-message run: 241 -> 224 µs)
+            cur.execute("PRAGMA cache_size=-32768")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
