@@ -34,7 +34,7 @@ from twisted.internet import task  # noqa: E402
 from twisted.internet.defer import Deferred, fail, succeed  # noqa: E402
 
 from smsc.dlr import ReceiptEvent, esme_receipt  # noqa: E402
-from smsc.esme import AccountBinding, EsmeRegistry  # noqa: E402
+from smsc.esme import EsmeRegistry  # noqa: E402
 from smsc.inbound import InboundSink  # noqa: E402
 from smsc.metrics import Metrics  # noqa: E402
 from smsc.outbox import OutboxPusher  # noqa: E402
@@ -101,21 +101,20 @@ class FakeReceiver:
     def __init__(self, window: int) -> None:
         self.send_window = window
         self.queued = 0
-        self.waiting: list[Deferred] = []
+        self.waiting: list[tuple[Any, Any]] = []
 
     @property
     def in_flight(self) -> int:
         return len(self.waiting)
 
-    def send_request(self, command: str, params: dict, tlvs: dict | None = None, vendor: Any = None) -> Deferred:
-        d: Deferred = Deferred()
-        self.waiting.append(d)
-        return d
+    def send_request_notify(self, command: str, params: dict, tlvs: dict | None, vendor: Any, notify: Any,
+                            arg: Any) -> None:
+        self.waiting.append((notify, arg))
 
     def answer_all(self) -> int:
         waiting, self.waiting = self.waiting, []
-        for d in waiting:
-            d.callback(_OK)
+        for notify, arg in waiting:
+            notify(_OK, arg)
         return len(waiting)
 
 
@@ -150,7 +149,7 @@ def bench_path(batch: int, repeat: int) -> tuple[Callable[[], None], Store]:
         next_id[0] += batch
         acked: list[Any] = []
         for i in range(first, first + batch):
-            sink.receipt("car0", f"rid{i}", DELIVERED, 0).addCallback(acked.append)
+            sink.receipt_notify("car0", f"rid{i}", DELIVERED, 0, lambda result, _: acked.append(result))
         settle()
         pushed = receiver.answer_all()
         settle()
