@@ -23,7 +23,9 @@ def e2e_config(db_url: str, smpp_port: int = 0, receipt_delay: float = 0.05, **o
         "smpp_server": {"listen": f"tcp:{smpp_port}:interface=127.0.0.1", "auth_failure_delay": 0.2},
         "metrics": {"enabled": False},
         "logging": {"level": "warn"},
-        "dispatcher": {"interval": 0.05, "outbox_retry": 0.5},
+        # a throttled message backs off from 0.2 s (1 s by default): one throttled six times in a
+        # row would otherwise wait 63 s and outlive the test
+        "dispatcher": {"interval": 0.05, "outbox_retry": 0.5, "retry_rules": ["ESME_RTHROTTLED = retry 200ms"]},
         "accounts": [{"system_id": "app", "password_hash": PASSWORD_HASH, "max_binds": 4, "window": 200}],
         "simulators": {"upstreams": [
             {"name": f"sim-{n}", "listen": f"tcp:{port}:interface=127.0.0.1", "system_id": f"sim{n}",
