@@ -26,6 +26,7 @@ from smsc.store.outbox import complete_groups_txn, insert_outbox_txn
 from smsc.store.schema import PARTIAL, PENDING, accounts
 
 log = Logger()
+EARLY_RECHECK = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +72,15 @@ class InboundSink:
         clock: IReactorTime,
         mo_routes: tuple[MoRoute, ...] = (),
         on_owed: Callable[[list[dict[str, Any]] | None], None] = lambda owed: None,
+        on_early: Callable[[], None] = lambda: None,
         on_bound: Callable[[str], None] = lambda name: None,
         metrics: Any = None,
     ) -> None:
         self._clock = clock
         self._mo_routes = mo_routes
         self._on_owed = on_owed
+        self._on_early = on_early
+        self._early_check: Any = None
         self._on_bound = on_bound
         self._metrics = metrics
         self._receipts = GroupCommitter(run_interaction, clock, txn=self._apply_receipts, desc="apply_receipts")
@@ -118,19 +122,35 @@ class InboundSink:
     def _owed(self, result: Any) -> None:
         self._on_owed(None)  # MO: the pusher reads what is owed from the table
 
-    def _owed_rows(self, owed: list[dict[str, Any]]) -> None:
-        """Every receipt of a batch fires with the same list of rows the batch wrote: hand it
-        to the pusher once (it pushes them without reading them back)."""
+    def _owed_rows(self, result: tuple[list[dict[str, Any]], int]) -> None:
+        """Every receipt of a batch fires with the same (rows owed, early count): hand the rows
+        to the pusher once (it pushes them without reading them back). Receipts kept as early
+        are looked at again in EARLY_RECHECK seconds: on PostgreSQL the transaction writing their
+        key may have run beside this one, each blind to the other's rows, and the key's own
+        rematch found nothing (without this they waited for the 10 s housekeeping sweep)."""
+        owed, early = result
         if owed is not self._handed_over:
             self._handed_over = owed
             self._on_owed(owed)
+        if early and self._early_check is None:
+            self._early_check = self._clock.callLater(EARLY_RECHECK, self._recheck_early)
 
-    def _apply_receipts(self, conn: Any, events: list[ReceiptEvent]) -> list[dict[str, Any]]:
+    def _recheck_early(self) -> None:
+        self._early_check = None
+        self._on_early()
+
+    def stop(self) -> None:
+        """At shutdown: no recheck left pending (the sweep at the next start covers it)."""
+        if self._early_check is not None and self._early_check.active():
+            self._early_check.cancel()
+        self._early_check = None
+
+    def _apply_receipts(self, conn: Any, events: list[ReceiptEvent]) -> tuple[list[dict[str, Any]], int]:
         owed: list[dict[str, Any]] = []
         counts = apply_receipts_txn(conn, self._clock.seconds(), events, owed)
         if self._metrics is not None:
             self._metrics.receipts_applied(counts)
-        return owed
+        return owed, counts["early"]
 
     def route_mo(self, dest: str, text: str) -> MoRoute | None:
         for route in self._mo_routes:

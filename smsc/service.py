@@ -115,7 +115,7 @@ class Engine(MultiService):
         # receipts and MO from upstreams, and the upstreams themselves (simulated ones first)
         self.inbound = InboundSink(run_interaction=run, clock=reactor, mo_routes=mo_routes(config),
                                    on_owed=self.pusher.wake, on_bound=lambda name: self.dispatcher.wake(),
-                                   metrics=metrics)
+                                   on_early=self.rematch_early, metrics=metrics)
         self.simulators = build_simulators(config, reactor)
         for simulator_service in self.simulators.values():
             simulator_service.setServiceParent(self)
@@ -228,7 +228,14 @@ class Engine(MultiService):
         d.addCallback(lambda _: self.pusher.wake())
         return d.addErrback(lambda f: log.failure("housekeeping failed", f))
 
+    def rematch_early(self) -> Deferred:
+        """Receipts kept as early whose key has landed since (InboundSink asks soon after)."""
+        d = self.db.run_interaction("rematch_early", rematch_early_receipts_txn, self.reactor.seconds())
+        d.addCallback(lambda _: self.pusher.wake())
+        return d.addErrback(lambda f: log.failure("matching early receipts failed", f))
+
     def stopService(self) -> Deferred | None:
+        self.inbound.stop()
         for loop in (self._housekeeping, self._checkpoints):
             if loop.running:
                 loop.stop()

@@ -321,3 +321,25 @@ def test_due_rows_come_back_as_bytes(node):
     with node.engine.begin() as conn:
         (due,) = due_outbox_txn(conn, [1], NOW + 1, 10, [])
     assert type(due["body"]) is bytes and type(due["tlvs"]) is bytes
+
+
+def test_a_batch_that_kept_early_receipts_asks_for_a_recheck_soon(db_url):
+    """When a receipt batch keeps receipts as early (their key is not in the table yet), the
+    sink asks once, EARLY_RECHECK seconds later, for them to be matched again; a batch with
+    none does not ask."""
+    from smsc.inbound import EARLY_RECHECK, InboundSink
+
+    node = Node(db_url)
+    asked: list[float] = []
+    sink = InboundSink(run_interaction=node.run, clock=node.clock, on_early=lambda: asked.append(node.clock.seconds()))
+    sink.receipt("c", "r1", DELIVERED, 0)  # its key exists (Node recorded outcomes for 1..10)
+    node.settle()
+    node.clock.advance(EARLY_RECHECK)
+    assert asked == []
+    started = node.clock.seconds()
+    sink.receipt("c", "not-yet", DELIVERED, 0)
+    sink.receipt("c", "not-yet-either", DELIVERED, 0)
+    node.settle()
+    node.clock.advance(EARLY_RECHECK)
+    assert asked == [started + EARLY_RECHECK]
+    node.engine.dispose()
