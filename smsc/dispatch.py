@@ -26,7 +26,7 @@ from smsc.router import MessageFacts, Router
 from smsc.segments import segments_for
 from smsc.store.dlr import rematch_early_receipts_txn
 from smsc.store.queue import Failed, Requeue, Sent, claim_due_txn, record_outcomes_txn, requeue_sending_txn
-from smsc.upstreams.base import Accepted, Upstream, safe_send, safe_send_notify
+from smsc.upstreams.base import Accepted, Upstream, safe_send_notify
 
 log = Logger()
 _DEFAULT_PROFILE = TextProfile()
@@ -194,16 +194,10 @@ class Dispatcher(Service):
         if index >= len(parts):
             self._finish(row, Sent(row["id"], name, route, tuple(accepted)))
             return
-        context = (row, name, route, upstream, parts, index, accepted, exclude)
-        if hasattr(upstream, "send_notify"):  # no Deferred per part (SMPP upstreams)
-            safe_send_notify(upstream, parts[index], self._notified, context)
-        else:
-            safe_send(upstream, parts[index]).addCallback(self._notified, context)
+        safe_send_notify(upstream, parts[index], self._answered, (row, name, route, upstream, parts, index, accepted, exclude))
 
-    def _notified(self, outcome: Any, context: tuple) -> None:
-        self._answered(outcome, *context)
-
-    def _answered(self, outcome, row, name, route, upstream, parts, index, accepted, exclude) -> None:  # noqa: ANN001
+    def _answered(self, outcome: Any, context: tuple) -> None:
+        row, name, route, upstream, parts, index, accepted, exclude = context
         if isinstance(outcome, Accepted):
             accepted.append((index + 1, outcome.remote_id))
             self._send_parts(row, name, route, upstream, parts, index + 1, accepted, exclude)

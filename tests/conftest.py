@@ -42,3 +42,15 @@ def db_url(request) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def migrated_engine(db_url):
+    """An engine on a database at the latest schema (SQLite and PostgreSQL)."""
+    from smsc.store import migrate
+    from smsc.store.db import create_engine
+
+    engine = create_engine(db_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -75,14 +75,7 @@ class Pdu:
         if command_id is None:
             raise ValueError(f"unknown SMPP command {command!r}")
         defaults = _DEFAULTS[command]
-        if params:
-            merged = {**defaults, **params}
-            if len(merged) != len(defaults):
-                extra = sorted(params.keys() - defaults.keys())
-                raise ValueError(f"{command} has no parameter(s) {extra}")
-            params = merged
-        else:
-            params = dict(defaults)
+        params = _with_defaults(command, defaults, params) if params else dict(defaults)
         if tlvs:
             for name in tlvs:
                 if name not in TLV_BY_NAME:
@@ -546,15 +539,16 @@ def encode_fields(command: str, sequence: int, status: int = 0,
                                 sequence) + _DEFAULT_BODIES[command]
         except struct.error:
             pass  # a bad sequence: _encode names it
-    if params:
-        merged = {**defaults, **params}
-        if len(merged) != len(defaults):
-            extra = sorted(params.keys() - defaults.keys())
-            raise ValueError(f"{command} has no parameter(s) {extra}")
-        params = merged
-    else:
-        params = defaults
-    return _encode(command, status, sequence, params, tlvs, unknown_tlvs)
+    return _encode(command, status, sequence, _with_defaults(command, defaults, params) if params else defaults,
+                   tlvs, unknown_tlvs)
+
+
+def _with_defaults(command: str, defaults: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` completed with the command's defaults; a name the command lacks is an error."""
+    merged = {**defaults, **params}
+    if len(merged) != len(defaults):
+        raise ValueError(f"{command} has no parameter(s) {sorted(params.keys() - defaults.keys())}")
+    return merged
 
 
 def _encode(command: str, status: int, sequence: int, params: dict[str, Any],

@@ -166,10 +166,13 @@ def safe_send(upstream: Upstream, sms: OutboundSms) -> defer.Deferred:
 
 
 def safe_send_notify(upstream: Any, sms: OutboundSms, notify: Callable[[Any, Any], None], arg: Any) -> None:
-    """``safe_send`` for upstreams that offer ``send_notify`` (which calls its notify, or returns
-    a Deferred when the segment has to wait): ``notify(outcome, arg)`` is called exactly once
-    with an Outcome, whatever the upstream does (a raise, an errback or a wrong result type
-    becomes a ``Retry``, as in safe_send)."""
+    """``safe_send`` as a callback: ``notify(outcome, arg)`` is called exactly once with an
+    Outcome, whatever the upstream does (a raise, an errback or a wrong result type becomes a
+    ``Retry``, as in safe_send). Upstreams offering ``send_notify`` (which calls its notify, or
+    returns a Deferred when the segment has to wait) are sent to without a Deferred."""
+    if not hasattr(upstream, "send_notify"):
+        safe_send(upstream, sms).addCallback(notify, arg)
+        return
     guard = _Once(upstream, sms, notify, arg)
     try:
         waiting = upstream.send_notify(sms, guard, None)

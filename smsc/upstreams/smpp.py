@@ -67,6 +67,11 @@ def _stored(_: Any) -> dict:
     return {}  # the deliver_sm_resp: ESME_ROK, no fields
 
 
+def _fire_outcome(outcome: Outcome, d: Deferred) -> None:
+    """The notify behind ``send``: its Deferred fires with the outcome."""
+    d.callback(outcome)
+
+
 class _Waiting:
     __slots__ = ("sms", "deferred")
 
@@ -172,6 +177,16 @@ class SmppUpstream(MultiService):
         return free if free > 0 else 0
 
     def send(self, sms: OutboundSms) -> Deferred:
+        d: Deferred = Deferred()
+        waiting = self.send_notify(sms, _fire_outcome, d)
+        return d if waiting is None else waiting
+
+    def send_notify(self, sms: OutboundSms, notify: Callable[[Any, Any], None], arg: Any = None) -> Deferred | None:
+        """``send`` without a Deferred when a slot and a token are free now (the usual case):
+        returns None and calls ``notify(outcome, arg)`` once with the segment's outcome (saves
+        the session's Deferred and three callbacks per segment). Otherwise it returns a
+        Deferred of the outcome (refused at once, or the segment waits) and ``notify`` is not
+        called."""
         if not self.is_usable():
             return succeed(Retry(f"upstream {self.name} has no bound transmitter",
                                  cause="not_bound", try_other_upstream=True))
@@ -180,43 +195,16 @@ class SmppUpstream(MultiService):
                                  f"({self.window_total()} in flight or waiting)",
                                  after=0.1))
         if not self._waiting:
-            # The usual case: a slot and a token now. The session's own Deferred carries the
-            # outcome, so a segment costs one Deferred here instead of two (measured ~3 µs).
             session = self._pick()
             if session is not None:
                 rate = self._current_rate()
                 if rate is None or rate.try_take():
-                    return self._submit(session, sms)
+                    self._submit(session, sms, notify, arg)
+                    return None
         d: Deferred = Deferred()
         self._waiting.append(_Waiting(sms, d))
         self._pump()
         return d
-
-    def send_notify(self, sms: OutboundSms, notify: Callable[[Any, Any], None], arg: Any = None) -> Deferred | None:
-        """``send`` without a Deferred when a slot and a token are free now (the usual case):
-        returns None and calls ``notify(outcome, arg)`` once with the segment's outcome (saves
-        the session's Deferred and three callbacks per segment). Otherwise it returns ``send``'s
-        Deferred (the segment waits) and ``notify`` is not called."""
-        if self._waiting or not self.is_usable() or self.capacity() <= 0:
-            return self.send(sms)
-        session = self._pick()
-        rate = self._current_rate() if session is not None else None
-        if session is None or (rate is not None and not rate.try_take()):
-            return self.send(sms)
-        try:
-            fields = submit_fields(sms, self._source)
-        except UnsendableError as exc:
-            self._count("unsendable")
-            return succeed(Reject(f"message {sms.message_id}: {exc}"))
-        self._note_sent()
-        session.send_request_notify("submit_sm", fields.params, fields.tlvs or None, list(fields.vendor_tlvs) or None,
-                                    self._submit_done, (sms, notify, arg))
-        return None
-
-    def _submit_done(self, result: Any, context: tuple[OutboundSms, Callable[[Any, Any], None], Any]) -> None:
-        sms, notify, arg = context
-        outcome = self._failed(result) if isinstance(result, Failure) else self._answered(result, sms)
-        notify(outcome, arg)
 
     # ------------------------------------------------------------------ submitting
 
@@ -234,7 +222,7 @@ class SmppUpstream(MultiService):
                     self._timer = self.clock.callLater(delay, self._tick)
                 return
             item = waiting.popleft()
-            self._submit(session, item.sms).chainDeferred(item.deferred)
+            self._submit(session, item.sms, _fire_outcome, item.deferred)
 
     def _tick(self) -> None:
         self._timer = None
@@ -255,16 +243,23 @@ class SmppUpstream(MultiService):
             return None
         return rate
 
-    def _submit(self, session: UpstreamSession, sms: OutboundSms) -> Deferred:
-        """Submit one segment now; the Deferred fires with its outcome and never fails."""
+    def _submit(self, session: UpstreamSession, sms: OutboundSms, notify: Callable[[Any, Any], None],
+                arg: Any) -> None:
+        """Submit one segment now; ``notify(outcome, arg)`` is called once, never with a failure."""
         try:
             fields = submit_fields(sms, self._source)
         except UnsendableError as exc:
             self._count("unsendable")
-            return succeed(Reject(f"message {sms.message_id}: {exc}"))
+            notify(Reject(f"message {sms.message_id}: {exc}"), arg)
+            return
         self._note_sent()
-        sent = session.submit(fields.params, fields.tlvs or None, list(fields.vendor_tlvs) or None)
-        return sent.addCallbacks(self._answered, self._failed, callbackArgs=(sms,))
+        session.send_request_notify("submit_sm", fields.params, fields.tlvs or None, list(fields.vendor_tlvs) or None,
+                                    self._submit_done, (sms, notify, arg))
+
+    def _submit_done(self, result: Any, context: tuple[OutboundSms, Callable[[Any, Any], None], Any]) -> None:
+        sms, notify, arg = context
+        outcome = self._failed(result) if isinstance(result, Failure) else self._answered(result, sms)
+        notify(outcome, arg)
 
     def _answered(self, pdu: Pdu, sms: OutboundSms) -> Outcome:
         try:

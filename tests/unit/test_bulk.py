@@ -6,20 +6,15 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from smsc.store import migrate
 from smsc.store.bulk import CHUNK_SIZES, IN_SIZES, _chunks, _copy_line, insert_rows, select_in
-from smsc.store.db import create_engine
 from smsc.store.schema import early_receipts, outbox
 
 SIZES = [1, 2, 3, 5, 17, 63, 64, 65, 300, 513, 1100]
 
 
 @pytest.fixture
-def engine(db_url):
-    engine = create_engine(db_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(migrated_engine):
+    return migrated_engine
 
 
 @pytest.mark.parametrize("n", SIZES)

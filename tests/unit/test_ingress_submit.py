@@ -23,9 +23,7 @@ from smsc.esme import AccountBinding
 from smsc.group_commit import GroupCommitter
 from smsc.ingress import Ingress
 from smsc.metrics import Metrics
-from smsc.store import migrate
 from smsc.store.accounts import Account, create_account_txn
-from smsc.store.db import create_engine
 from smsc.store.ids import IdGenerator
 from smsc.store.messages import insert_messages_txn
 from smsc.store.schema import messages
@@ -134,11 +132,8 @@ def test_connection_gone_before_the_commit_writes_nothing() -> None:
 
 
 @pytest.fixture
-def engine(db_url):
-    engine = create_engine(db_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
+def engine(migrated_engine):
+    return migrated_engine
 
 
 def test_an_intake_row_stores_the_defaults_it_leaves_out(engine) -> None:

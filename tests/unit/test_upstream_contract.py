@@ -332,3 +332,22 @@ def test_core_modules_import_no_sql_reactor_or_wire_format(path):
                 imported += [f"twisted.internet.{a.name}" for a in node.names]
     offending = [m for m in imported if any(m == b or m.startswith(b + ".") for b in BANNED)]
     assert offending == [], f"{path} imports {offending}"
+
+
+@pytest.mark.parametrize("behaviour, expect_type", [
+    (defer.succeed(Accepted("abc")), Accepted), (RuntimeError("boom"), Retry), (defer.succeed("OK"), Retry),
+], ids=["outcome", "a raise", "a wrong type"])
+def test_safe_send_notify_serves_upstreams_with_only_send(behaviour, expect_type):
+    """When an upstream has no send_notify (the modem rack), safe_send_notify goes through
+    send with safe_send's guarantees and still tells the outcome exactly once."""
+    from twisted.logger import Logger
+
+    import smsc.upstreams.base as base
+
+    told: list = []
+    original, base.log = base.log, Logger(observer=lambda event: None)
+    try:
+        safe_send_notify(ScriptedUpstream("up", [behaviour]), sms(), lambda outcome, arg: told.append((outcome, arg)), 7)
+    finally:
+        base.log = original
+    assert len(told) == 1 and told[0][1] == 7 and type(told[0][0]) is expect_type
