@@ -10,6 +10,7 @@ submit->receipt latency, and the engine's CPU and RSS sampled every second (memo
   python scripts/bench_e2e.py --db sqlite --messages 100000
   python scripts/bench_e2e.py --db postgres --messages 100000
   python scripts/bench_e2e.py --messages 1000000 --rate 3000    # the long, memory-flat run
+  python scripts/bench_e2e.py --db postgres --pg-statements 12   # where PostgreSQL spends its time
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from protocols.smpp.client import SmppClientProtocol  # noqa: E402
 from protocols.smpp.receipts import receipt_summary  # noqa: E402
 from protocols.smpp.session import SessionSettings  # noqa: E402
 from scripts.benchlib import (  # noqa: E402
-    PASSWORD, free_port, fresh_database, percentile, proc_stats, run_to_completion, start_engine, stop, wait_port,
+    PASSWORD, cluster_cpu, free_port, fresh_database, percentile, proc_stats, run_to_completion, start_engine, stop, wait_port,
 )
 from smsc.auth import hash_password  # noqa: E402
 
@@ -181,6 +182,29 @@ class Esme:
         return time.perf_counter() - started
 
 
+def _sql(db_url: str, sql: str) -> list[tuple]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            result = conn.exec_driver_sql(sql)
+            return result.fetchall() if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def print_pg_statements(db_url: str, top: int, messages: int) -> None:
+    """Where PostgreSQL's own time went: plan + execute time per statement, per message."""
+    rows = _sql(db_url, "SELECT calls, rows, total_plan_time, total_exec_time, query FROM pg_stat_statements"
+                        " ORDER BY total_plan_time + total_exec_time DESC")
+    total = sum(r[2] + r[3] for r in rows)
+    print(f"statements        {total / 1000:.1f} s planning + executing ({total * 1000 / max(messages, 1):.0f} µs a message)")
+    for calls, nrows, plan, execute, query in rows[:top]:
+        print(f"  {(plan + execute) * 1000 / max(messages, 1):6.1f} µs/msg  plan {plan / 1000:5.2f} s  exec {execute / 1000:5.2f} s"
+              f"  {calls:7d} calls {nrows:8d} rows  {' '.join(query.split())[:110]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -194,6 +218,8 @@ def main() -> int:
     parser.add_argument("--metrics-port", type=int, default=0, help="serve the engine's /metrics here (0: off)")
     parser.add_argument("--py-spy", metavar="FILE", help="record the engine with py-spy (raw collapsed stacks)")
     parser.add_argument("--py-spy-seconds", type=int, default=10)
+    parser.add_argument("--pg-statements", type=int, default=0, metavar="N",
+                        help="PostgreSQL: print the N statements the server spent most time on (pg_stat_statements)")
     parser.add_argument("--run-carriers", nargs="+", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_carriers:
@@ -201,7 +227,10 @@ def main() -> int:
         return 0
 
     workdir = tempfile.mkdtemp(prefix="smsc-e2e-")
-    db_url, cluster = fresh_database(args.db, workdir)
+    pg_options = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+    db_url, cluster = fresh_database(args.db, workdir, pg_options if args.pg_statements else "")
+    if args.pg_statements:
+        _sql(db_url, "CREATE EXTENSION pg_stat_statements")
     carrier_ports = [free_port(), free_port()]
     smpp_port = free_port()
     config = os.path.join(workdir, "e2e.toml")
@@ -222,6 +251,7 @@ def main() -> int:
         esme = Esme(args, smpp_port)
         t0 = time.perf_counter()
         cpu0, _ = proc_stats(engine.pid)
+        db_cpu0 = cluster_cpu(cluster) if cluster is not None else 0.0
 
         def sample() -> None:
             cpu, _ = proc_stats(engine.pid)
@@ -249,8 +279,14 @@ def main() -> int:
               f"{samples[-1][1] / max(esme.receipts, 1) * 1e6:.0f} µs a message), "
               f"RSS first quarter avg {sum(rss[:quarter]) / quarter:.0f} MiB, last quarter avg "
               f"{sum(rss[-quarter:]) / quarter:.0f} MiB, max {max(rss):.0f} MiB")
+        if cluster is not None:
+            db_cpu = cluster_cpu(cluster) - db_cpu0
+            print(f"postgres          {db_cpu:.1f} CPU s ({db_cpu / elapsed * 100:.0f}% of one core, "
+                  f"{db_cpu / max(esme.receipts, 1) * 1e6:.0f} µs a message; every server process)")
         usage = resource.getrusage(resource.RUSAGE_SELF)
         print(f"load generator    {usage.ru_utime + usage.ru_stime:.1f} CPU s")
+        if args.pg_statements:
+            print_pg_statements(db_url, args.pg_statements, esme.receipts)
         return 0 if esme.receipts >= esme.accepted else 2
     finally:
         if spy is not None:

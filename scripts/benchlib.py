@@ -51,15 +51,37 @@ def stop(processes: list[subprocess.Popen], cluster: Any = None) -> None:
         cluster.stop()
 
 
-def fresh_database(kind: str, workdir: str) -> tuple[str, Any]:
+def fresh_database(kind: str, workdir: str, pg_options: str = "") -> tuple[str, Any]:
     """(URL, cluster to stop or None): a SQLite file, or a throwaway PostgreSQL cluster."""
     if kind == "sqlite":
         return f"sqlite:///{workdir}/bench.db", None
     from tests.pg import ThrowawayPostgres, find_pg_bin
 
-    cluster = ThrowawayPostgres(find_pg_bin() or sys.exit("no PostgreSQL binaries"))
+    cluster = ThrowawayPostgres(find_pg_bin() or sys.exit("no PostgreSQL binaries"), pg_options)
     cluster.start()
     return cluster.create_database("bench"), cluster
+
+
+def cluster_cpu(cluster: Any) -> float:
+    """CPU seconds used so far by a throwaway PostgreSQL: the postmaster, its live children
+    (backends, WAL writer, checkpointer...) and the children it has reaped (autovacuum workers)."""
+    with open(os.path.join(cluster.data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(entry) == postmaster:
+            total += sum(int(v) for v in fields[11:15]) / tick  # its own time and its reaped children's
+        elif int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def proc_stats(pid: int) -> tuple[float, float]:

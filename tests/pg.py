@@ -38,8 +38,9 @@ def _free_port() -> int:
 class ThrowawayPostgres:
     """initdb + pg_ctl start in a temp dir; ``stop()`` removes everything."""
 
-    def __init__(self, bin_dir: str) -> None:
+    def __init__(self, bin_dir: str, options: str = "") -> None:
         self.bin_dir = bin_dir
+        self.options = options  # extra server settings, e.g. the benchmarks' pg_stat_statements
         self.as_root = os.geteuid() == 0
         self.base = tempfile.mkdtemp(prefix="smsc-pg-")
         self.data = os.path.join(self.base, "data")
@@ -59,7 +60,7 @@ class ThrowawayPostgres:
         self._run("initdb", "-D", self.data, "-U", self.user, "-A", "trust", "-E", "UTF8", "--no-sync")
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.base}"
-            " -c fsync=on -c max_connections=200 -c shared_buffers=128MB"
+            " -c fsync=on -c max_connections=200 -c shared_buffers=128MB " + self.options
         )
         self._run("pg_ctl", "-D", self.data, "-o", options, "-l", os.path.join(self.base, "log"), "-w", "start")
         deadline = time.monotonic() + 30

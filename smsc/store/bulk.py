@@ -122,7 +122,7 @@ def _on_cursor(conn: sa.Connection, sql: str, work: Any) -> None:
 
 
 def select_in(conn: sa.Connection, sql: str, fixed: tuple, values: Sequence[Any], chunk: int = IN_SIZES[-1]) -> list[tuple]:
-    """Rows of ``sql`` (``?`` placeholders, ending in ``IN ({in})``) for ``values``, in chunks,
+    """Rows of ``sql`` (``?`` placeholders, with an ``IN ({in_})``) for ``values``, in chunks,
     as plain tuples: Core's expanding IN and row mappings cost more than the query here. The IN
     list is padded (repeating its last value) to one of IN_SIZES, so few statement texts exist."""
     style = "?" if conn.dialect.name == "sqlite" else "%s"
@@ -136,6 +136,72 @@ def select_in(conn: sa.Connection, sql: str, fixed: tuple, values: Sequence[Any]
             text = text.replace("?", "%s")
         out.extend(conn.exec_driver_sql(text, fixed + part).fetchall())
     return out
+
+
+def update_many(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...],
+                rows: Sequence[tuple]) -> None:
+    """``UPDATE table SET columns WHERE keys`` for each row (a tuple of the columns' values, then
+    the keys'). PostgreSQL gets one statement for the whole batch, its values as one array per
+    column: execute_batch sends a statement per row, each planned on its own (measured on the
+    receipt path: 50 -> ~10 µs a message of server time). No two rows may share a key."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_update_sql(table, columns, keys), list(rows))
+        return
+    _on_cursor(conn, _update_unnest_sql(table, columns, keys, conn.dialect),
+               lambda cursor, sql: cursor.execute(sql, _arrays(rows)))
+
+
+@functools.lru_cache(maxsize=32)
+def _update_sql(table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    return (f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in columns)}"
+            f" WHERE {' AND '.join(f'{k} = ?' for k in keys)}")
+
+
+@functools.lru_cache(maxsize=32)
+def _update_unnest_sql(table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...], dialect: Any) -> str:
+    names = columns + keys
+    return (f"UPDATE {table.name} SET {', '.join(f'{c} = v.{c}' for c in columns)}"
+            f" FROM {_unnest(table, names, dialect)} AS v({', '.join(names)})"
+            f" WHERE {' AND '.join(f'{table.name}.{k} = v.{k}' for k in keys)}")
+
+
+def _unnest(table: sa.Table, columns: tuple[str, ...], dialect: Any) -> str:
+    """``unnest(%s::type[], ...)``: rows from one array parameter per column, typed as the table's."""
+    return f"unnest({', '.join(f'%s::{table.c[name].type.compile(dialect=dialect)}[]' for name in columns)})"
+
+
+def _arrays(rows: Sequence[tuple]) -> list[str]:
+    """One PostgreSQL array literal (``{1,"a b",NULL}``) per column of ``rows``. A list would go
+    as ARRAY[...] with a constant per value, parsed and planned one by one (measured: 0.66 s to
+    plan one 18,000-row statement); the literal is one constant, read by array_in in C."""
+    return ["{" + ",".join([_array_format(value.__class__, _array_value)(value) for value in column]) + "}"
+            for column in zip(*rows)]
+
+
+def _array_value(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    raise TypeError(f"no array literal for {type(value).__name__}")
+
+
+_array_format = {int: int.__repr__, float: float.__repr__, type(None): "NULL".format}.get
+
+
+def upsert_rows(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple],
+                on_conflict: str) -> None:
+    """PostgreSQL: ``INSERT ... ON CONFLICT`` for a batch of tuples in one statement, its values
+    as one array per column (no per-row statement, and no look-up of existing rows first).
+    ``on_conflict`` is the ``ON CONFLICT ...`` clause; no two rows may share a conflict key."""
+    if rows:
+        sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM {_unnest(table, columns, conn.dialect)}"
+               f" {on_conflict}")
+        _on_cursor(conn, sql, lambda cursor, text: cursor.execute(text, _arrays(rows)))
 
 
 def execute_many(conn: sa.Connection, sql: str, params: Sequence[tuple]) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from smsc.dlr import ReceiptEvent, esme_receipt
 from smsc.states import final_state
-from smsc.store.bulk import execute_many, insert_rows, select_in
+from smsc.store.bulk import insert_rows, select_in, update_many
 from smsc.store.outbox import insert_outbox_with_ids_txn
 from smsc.store.schema import DELIVERED, FINAL_STATES, dlr_keys, early_receipts, messages, outbox
 
@@ -80,7 +80,10 @@ def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEv
                 owed.append(row)
             continue
         key[1] = state
-        key_updates.append((state, now, receipt.upstream, receipt.remote_id))
+        if message[_SEGMENTS] > 1:
+            # a part's own state matters only among several parts (the overall state is read
+            # from them); for one part the message row says it all: one UPDATE a receipt less
+            key_updates.append((state, now, receipt.upstream, receipt.remote_id))
         entry = progress.get(key[0])
         if entry is None:
             entry = progress[key[0]] = [message[_PARTS_DONE], []]
@@ -90,9 +93,9 @@ def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEv
             finished.setdefault(key[0], entry)
     counts["early"] = len(early)
     insert_rows(conn, early_receipts, early)
-    execute_many(conn, "UPDATE dlr_keys SET state = ?, updated_at = ? WHERE upstream = ? AND remote_id = ?", key_updates)
-    execute_many(conn, "UPDATE messages SET parts_done = ?, updated_at = ? WHERE id = ?",
-                 [(entry[0], now, message_id) for message_id, entry in progress.items() if message_id not in finished])
+    update_many(conn, dlr_keys, ("state", "updated_at"), ("upstream", "remote_id"), key_updates)
+    update_many(conn, messages, ("parts_done", "updated_at"), ("id",),
+                [(entry[0], now, message_id) for message_id, entry in progress.items() if message_id not in finished])
     updates = []
     for message_id, (parts_done, part_states) in finished.items():
         message = rows[message_id]
@@ -101,7 +104,7 @@ def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEv
         row = esme_receipt(dict(zip(RECEIPT_COLUMN_NAMES, message)), state, now)
         if row is not None:
             owed.append(row)
-    execute_many(conn, "UPDATE messages SET parts_done = ?, state = ?, done_at = ?, updated_at = ? WHERE id = ?", updates)
+    update_many(conn, messages, ("parts_done", "state", "done_at", "updated_at"), ("id",), updates)
     counts["final"] = len(updates)
     if owed_out is None:
         counts["owed"] = insert_rows(conn, outbox, owed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from smsc.store.bulk import CHUNK_SIZES, IN_SIZES, _chunks, _copy_line, insert_rows, select_in
+from smsc.store.bulk import CHUNK_SIZES, IN_SIZES, _chunks, _copy_line, insert_rows, select_in, update_many, upsert_rows
 from smsc.store.schema import early_receipts, outbox
 
 SIZES = [1, 2, 3, 5, 17, 63, 64, 65, 300, 513, 1100]
@@ -92,3 +92,37 @@ def test_awkward_values_come_back_exactly(engine, label, text, body, when, group
 def test_copy_line_format(label, row, line):
     """When a row is written for COPY, each value takes PostgreSQL's text form."""
     assert _copy_line(row) == line
+
+
+AWKWARD_STRINGS = ['plain', 'with "quotes"', "back\\slash", "comma, {braces}", "NULL", "", " spaced ", "ünï\tcode"]
+
+
+@pytest.mark.parametrize("n", [1, 3, 513])
+def test_update_many_sets_each_row_its_own_values(engine, n):
+    """When N rows are updated in one call (PostgreSQL: one statement with an array per column),
+    each row gets its own values, awkward strings and NULLs included, and other rows are untouched."""
+    rows = [{"upstream": "u", "remote_id": f"r{i}", "state": "old", "error_code": i, "received_at": float(i)}
+            for i in range(n + 1)]
+    updates = [(AWKWARD_STRINGS[i % len(AWKWARD_STRINGS)], None if i % 3 == 0 else -i, "u", f"r{i}") for i in range(n)]
+    with engine.begin() as conn:
+        insert_rows(conn, early_receipts, rows)
+        update_many(conn, early_receipts, ("state", "error_code"), ("upstream", "remote_id"), updates)
+        got = dict((r[0], r[1:]) for r in conn.execute(
+            sa.select(early_receipts.c.remote_id, early_receipts.c.state, early_receipts.c.error_code)))
+    assert got == {**{f"r{i}": (s, e) for s, e, _, r in updates for i in [int(r[1:])]}, f"r{n}": ("old", n)}
+
+
+def test_upsert_rows_inserts_new_keys_and_applies_its_conflict_clause(engine):
+    """When some rows' keys exist, the ON CONFLICT clause decides for them; the others are inserted."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("upsert_rows is PostgreSQL's path (SQLite upserts with multi-row VALUES)")
+    from smsc.store.schema import dlr_keys
+
+    columns = ("upstream", "remote_id", "message_id", "part", "state", "created_at", "updated_at")
+    clause = "ON CONFLICT (upstream, remote_id) DO UPDATE SET message_id = excluded.message_id"
+    with engine.begin() as conn:
+        upsert_rows(conn, dlr_keys, columns, [("u", "a", 1, 1, "SUBMITTED", 1.0, 1.0)], clause)
+        upsert_rows(conn, dlr_keys, columns, [("u", "a", 2, 1, "SUBMITTED", 2.0, 2.0),
+                                              ("u", 'b "quoted"', 3, 2, "SUBMITTED", 2.0, 2.0)], clause)
+        got = sorted(conn.execute(sa.select(dlr_keys.c.remote_id, dlr_keys.c.message_id, dlr_keys.c.created_at)))
+    assert got == [("a", 2, 1.0), ('b "quoted"', 3, 2.0)]
