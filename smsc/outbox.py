@@ -7,6 +7,7 @@ connection puts it back with a backoff, so a receipt survives restarts and late 
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Callable
 
 from twisted.application.service import Service
@@ -43,15 +44,16 @@ class OutboxPusher(Service):
     """Pushes owed rows to bound receivers; the table is the truth, memory only a shortcut.
 
     The fast path: rows this process has just committed come with their ids (``wake(owed)``)
-    and are pushed at once when their account's receivers have room and nothing older of that
-    account waits in the table ("clear" accounts); otherwise they stay for the next read. An
-    account becomes clear when a read for it returns less than it asked for, and stops being
-    clear whenever rows may wait in the table again (left behind, a wake without rows, the
-    periodic poll). Rows committed while a read of their account runs are held: the read may
-    or may not see them, so they go after its rows, unless it already pushed them (without
-    that, steady load kept every account unclear: a commit lands during every read). Reading
-    rows back cost ~10 µs each; nothing is lost across restarts or nodes, as every row is
-    still written before it is pushed and marked after its answer.
+    and join their account's waiting list when nothing of that account waits in the table
+    unseen ("clear" accounts); the list goes to the receivers as their windows have room. An
+    account becomes clear when a read for it returns less than it asked for (what it returned
+    joins the list), and stops being clear whenever rows may wait in the table unseen again
+    (its list is full, a wake without rows, the periodic poll). Rows committed while a read of
+    their account runs are held: the read may or may not see them, so they go after its rows,
+    unless it already returned them (without that, steady load kept every account unclear: a
+    commit lands during every read). Reads skip rows in flight or waiting, so nothing is
+    pushed twice. Reading rows back cost ~10 µs each; nothing is lost across restarts or
+    nodes, as every row is still written before it is pushed and marked after its answer.
     """
 
     def __init__(
@@ -60,7 +62,8 @@ class OutboxPusher(Service):
         run_interaction: Callable[..., Deferred],
         clock: IReactorTime,
         registry: EsmeRegistry,
-        batch: int = 500,
+        batch: int = 1000,
+        max_waiting: int = 4000,
         interval: float = 1.0,
         retry_after: float = 10.0,
         metrics: Any = None,
@@ -69,6 +72,7 @@ class OutboxPusher(Service):
         self._clock = clock
         self._registry = registry
         self._batch = batch
+        self._max_waiting = max(max_waiting, batch)
         self._interval = interval
         self._retry_after = retry_after
         self._metrics = metrics
@@ -77,10 +81,15 @@ class OutboxPusher(Service):
         self._again = False
         self._wake_pending = False
         self._loop: LoopingCall | None = None
-        # Accounts with nothing waiting in the table. A read only covers accounts that are not
-        # clear, and only its end makes them clear, so rows handed over while it runs are never
-        # among those it returns.
+        # Accounts with nothing waiting in the table that is not in flight or in _waiting. A read
+        # only covers accounts that are not clear, and only its end makes them clear, so rows
+        # handed over while it runs are never among those it returns.
         self._clear: set[int] = set()
+        # Rows PENDING in the table, known here and not in flight, oldest first: they go as the
+        # windows have room, without reading them back (receipts come faster than the ESME's
+        # window at times: ~45% of them were read back when only free slots were taken).
+        self._waiting: dict[int, deque[dict[str, Any]]] = {}
+        self._waiting_ids: set[int] = set()
         self._reading: frozenset[int] = frozenset()  # the accounts the running read covers
         self._held: dict[int, list[dict[str, Any]]] = {}  # their rows committed while it runs
         self._stale = False  # something may be owed that the running read cannot see
@@ -118,12 +127,18 @@ class OutboxPusher(Service):
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting_ids)
+
     def _schedule(self) -> None:
         if not self._wake_pending and self.running:
             self._wake_pending = True
             self._clock.callLater(0, self.tick)
 
     def _forget_clear(self) -> None:
+        """Rows may wait in the table unseen: read every account again (its waiting list stays:
+        those rows are skipped by the read)."""
         self._clear.clear()
         self._stale = self._fetching
 
@@ -139,58 +154,89 @@ class OutboxPusher(Service):
     # ------------------------------------------------------------------ the fast path
 
     def _hand_over(self, rows: list[dict[str, Any]]) -> bool:
-        """Push (or hold) the rows that can go now, in order per account; True when none was
-        left to be read from the table."""
-        receivers: dict[int, list[Any]] = {}
+        """Queue (or hold) the rows that need not be read back, in order per account, and push
+        what has room; True when none was left to be read from the table."""
         left = False
+        bound: dict[int, bool] = {}  # account id -> has a receiver, for this batch
+        accounts: set[int] = set()
         for row in rows:
             account_id = row["account_id"]
-            if row["id"] in self._in_flight:
+            if row["id"] in self._in_flight or row["id"] in self._waiting_ids:
                 continue  # a read got it first (PostgreSQL: its commit's callback can come late)
             if account_id in self._clear:
-                if self._send_if_room(row, receivers):
+                has_receiver = bound.get(account_id)
+                if has_receiver is None:
+                    has_receiver = bound[account_id] = bool(self._registry.receivers_by_id(account_id))
+                if has_receiver and self._keep(account_id, row):
+                    accounts.add(account_id)
                     continue
                 self._clear.discard(account_id)  # it waits in the table, and so do the later rows of its account
             elif account_id in self._reading:
                 self._held.setdefault(account_id, []).append(row)
                 continue
             left = True
+        self._drain(accounts)
         return not left
 
-    def _send_if_room(self, row: dict[str, Any], receivers: dict[int, list[Any]]) -> bool:
-        """Push ``row`` to its account's least busy receiver if it has a free slot in its
-        window (``receivers`` caches the account's receivers for one batch)."""
-        sessions = receivers.get(row["account_id"])
-        if sessions is None:
-            sessions = receivers[row["account_id"]] = self._registry.receivers_by_id(row["account_id"])
-        if not sessions:
+    def _keep(self, account_id: int, row: dict[str, Any]) -> bool:
+        """Add ``row`` to its account's waiting list, unless the list is full (then it is only in
+        the table, and so must be every later row of that account)."""
+        waiting = self._waiting.get(account_id)
+        if waiting is None:
+            waiting = self._waiting[account_id] = deque()
+        elif len(waiting) >= self._max_waiting:
             return False
-        session = min(sessions, key=_load)
-        if session.send_window - session.in_flight - session.queued <= 0:
-            return False
-        self._send(row, session)
+        waiting.append(row)
+        self._waiting_ids.add(row["id"])
         return True
+
+    def _drain(self, account_ids: Any) -> None:
+        """Push waiting rows, oldest first, to the least busy receiver while one has room."""
+        for account_id in account_ids:
+            waiting = self._waiting.get(account_id)
+            sessions = self._registry.receivers_by_id(account_id) if waiting else None
+            while waiting and sessions:
+                session = min(sessions, key=_load)
+                if session.send_window - session.in_flight - session.queued <= 0:
+                    break
+                row = waiting.popleft()
+                self._waiting_ids.discard(row["id"])
+                self._send(row, session)
+            if waiting is not None and not waiting:
+                del self._waiting[account_id]
 
     # ------------------------------------------------------------------ reading the table
 
     def tick(self) -> None:
         self._wake_pending = False
+        self._drain(list(self._waiting))
         if self._fetching:
             self._again = True  # look again as soon as this fetch is done
             return
         free = self._free_slots()
-        accounts = [account_id for account_id in free if account_id not in self._clear]
+        # an account whose receivers are busy is read too while its list has room for a read:
+        # it becomes clear again, and what is committed for it meanwhile need not be read back
+        accounts = [
+            account_id for account_id in self._bound_accounts(free)
+            if account_id not in self._clear
+            and len(self._waiting.get(account_id, ())) + self._batch <= self._max_waiting
+        ]
         if not accounts:
             return
-        limit = min(self._batch, sum(free[account_id] for account_id in accounts))
+        limit = max(self._batch, sum(free.get(account_id, 0) for account_id in accounts))
         self._fetching = True
         self._reading = frozenset(accounts)
         self._stale = False
-        d = self._run("due_outbox", due_outbox_txn, accounts, self._clock.seconds(), limit, list(self._in_flight),
-                      readonly=False)
+        exclude = [*self._in_flight, *self._waiting_ids]
+        d = self._run("due_outbox", due_outbox_txn, accounts, self._clock.seconds(), limit, exclude, readonly=False)
         d.addCallback(self._push, limit, accounts)
         d.addErrback(lambda f: log.failure("reading the outbox failed", f))
         d.addBoth(self._fetched)
+
+    def _bound_accounts(self, free: dict[int, int]) -> list[int]:
+        """Accounts with room to push now, then those with waiting rows (bound, windows full)."""
+        busy = [a for a in self._waiting if a not in free and self._registry.receivers_by_id(a)]
+        return [*free, *busy]
 
     def _fetched(self, _: Any) -> None:
         self._fetching = False
@@ -201,25 +247,30 @@ class OutboxPusher(Service):
             self._schedule()
 
     def _push(self, rows: list[dict[str, Any]], limit: int, accounts: list[int]) -> None:
+        """The rows read join their accounts' waiting lists (after what was already there), then
+        the rows committed during the read that it did not return; then what has room goes."""
+        full = len(rows) >= limit or self._stale
         for row in rows:
-            if row["id"] in self._in_flight:
-                continue  # already pushed (cheap insurance: the read excluded what was in flight when it began)
-            receivers = self._registry.receivers_by_id(row["account_id"])
-            if not receivers:
-                continue
-            self._send(row, min(receivers, key=_load))
+            if row["id"] in self._in_flight or row["id"] in self._waiting_ids:
+                continue  # already known (cheap insurance: the read excluded them when it began)
+            if not self._keep(row["account_id"], row):
+                full = True  # the rest stays in the table
+                break
         held, self._held = self._held, {}
-        if len(rows) >= limit or self._stale:
+        if full:
             self._again = True  # there may be more (the held rows too: they are in the table)
-            return
-        receivers: dict[int, list[Any]] = {}
-        for account_id in accounts:
-            # what the read did not return of the rows committed while it ran, in order
-            waiting = [row for row in held.get(account_id, ()) if row["id"] not in self._in_flight]
-            if all(self._send_if_room(row, receivers) for row in waiting):
-                self._clear.add(account_id)
-            else:
-                self._again = True  # the rest wait in the table
+        else:
+            for account_id in accounts:
+                # what the read did not return of the rows committed while it ran, in order
+                for row in held.get(account_id, ()):
+                    if row["id"] in self._in_flight or row["id"] in self._waiting_ids:
+                        continue
+                    if not self._keep(account_id, row):
+                        self._again = True  # the rest wait in the table
+                        break
+                else:
+                    self._clear.add(account_id)
+        self._drain(accounts)
 
     # ------------------------------------------------------------------ pushing and answers
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -15,28 +16,44 @@ DELIVERED = "DELIVERED"
 
 
 OUTBOX_COLUMNS = tuple(c.name for c in outbox.columns)
-_DUE_SQL = (f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox WHERE state = ? AND next_attempt_at <= ?"
-            " AND account_id IN ({in_}) ORDER BY id LIMIT ?")
+# what the pusher needs of a row (the deliver_sm, its account, the metric and the retry backoff)
+DUE_COLUMNS = ("id", "account_id", "kind", "attempts", "source_ton", "source_npi", "source_addr", "dest_ton",
+               "dest_npi", "dest_addr", "esm_class", "data_coding", "body", "tlvs")
+_DUE_SQL = (f"SELECT {', '.join(DUE_COLUMNS)} FROM outbox WHERE state = ? AND next_attempt_at <= ?"
+            " AND account_id IN ({in_}){skip} ORDER BY id LIMIT ?")
+# the ids in flight, excluded by the database as one parameter: fetching them to drop them in
+# Python cost ~1.5 µs a row, up to a window's worth (800 in the benchmark) on every read
+_SKIP_SQL = {"sqlite": " AND id NOT IN (SELECT value FROM json_each(?))", "postgresql": " AND id <> ALL(?)"}
 _DONE_SQL = "UPDATE outbox SET state = ?, delivered_at = ? WHERE id IN ({in_})"
 _RETRY_SQL = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?"
 IN_CHUNK = 512
 
 
-def due_outbox_txn(conn: sa.Connection, account_ids: list[int], now: float, limit: int, exclude: list[int]) -> list[dict[str, Any]]:
-    """Pending deliveries for these accounts, oldest first, skipping those already in flight.
-    Plain SQL: it runs whenever a receiver has room, and Core cost ~300 µs to build the select."""
+def due_outbox_txn(conn: sa.Connection, account_ids: list[int], now: float, limit: int, exclude: Iterable[int]) -> list[dict[str, Any]]:
+    """Pending deliveries for these accounts, oldest first, skipping ``exclude`` (those already
+    in flight). Plain SQL: it runs whenever a receiver has room, and Core cost ~300 µs to build
+    the select. Rows are dicts of DUE_COLUMNS."""
     if not account_ids:
         return []
-    accounts = tuple(account_ids)
-    sql = _paramstyle(conn, _DUE_SQL.format(in_=", ".join(["?"] * len(accounts))))
-    found = conn.exec_driver_sql(sql, (PENDING, now, *accounts, limit + len(exclude))).fetchall()
-    skip = set(exclude)
-    rows = [dict(zip(OUTBOX_COLUMNS, r)) for r in found if r[0] not in skip][:limit]  # id is the first column
-    if conn.dialect.name != "sqlite":  # psycopg2 gives bytea as memoryview (Core would convert it)
-        for row in rows:
-            row["body"] = bytes(row["body"])
-            if row["tlvs"] is not None:
-                row["tlvs"] = bytes(row["tlvs"])
+    dialect = conn.dialect.name
+    args: list[Any] = [PENDING, now, *account_ids]
+    skip = ""
+    exclude = list(exclude)
+    if exclude:
+        skip = _SKIP_SQL.get(dialect, _SKIP_SQL["postgresql"])
+        args.append(json.dumps(exclude) if dialect == "sqlite" else exclude)
+    args.append(limit)
+    sql = _paramstyle(conn, _DUE_SQL.format(in_=", ".join(["?"] * len(account_ids)), skip=skip))
+    found = conn.exec_driver_sql(sql, tuple(args)).fetchall()
+    if dialect == "sqlite":
+        return [dict(zip(DUE_COLUMNS, r)) for r in found]
+    rows = []
+    for r in found:  # psycopg2 gives bytea as memoryview (Core would convert it)
+        row = dict(zip(DUE_COLUMNS, r))
+        row["body"] = bytes(row["body"])
+        if row["tlvs"] is not None:
+            row["tlvs"] = bytes(row["tlvs"])
+        rows.append(row)
     return rows
 
 

@@ -2,9 +2,10 @@
 
 Real transactions on SQLite and PostgreSQL, run inline (or held, to interleave them as the
 thread pool could); the bound receiver is a recording fake session answered by the test.
-Covers the fast path (rows handed over after the commit, never read back) and its guards:
-order behind rows already waiting, no double push when a read overlaps, answers written in
-one transaction at a time, failures retried from the table.
+Covers the fast path (rows handed over after the commit, never read back, waiting in memory
+while the window is full) and its guards: order behind rows already waiting, no double push
+when a read overlaps, a bounded waiting list, answers written in one transaction at a time,
+failures retried from the table.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Receiver:
 class Node:
     """One engine's receipt path on a real database: sink -> pusher -> receiver."""
 
-    def __init__(self, url: str, window: int = 100, messages: int = 10) -> None:
+    def __init__(self, url: str, window: int = 100, messages: int = 10, **pusher_args: Any) -> None:
         self.engine = create_engine(url)
         migrate.upgrade(self.engine)
         with self.engine.begin() as conn:
@@ -84,7 +85,7 @@ class Node:
         self.registry.add(binding, self.receiver)
         self.metrics = Metrics()
         self.pusher = OutboxPusher(run_interaction=self.run, clock=self.clock, registry=self.registry,
-                                   metrics=self.metrics)
+                                   metrics=self.metrics, **pusher_args)
         self.pusher.startService()
         self.sink = InboundSink(run_interaction=self.run, clock=self.clock, on_owed=self.pusher.wake)
 
@@ -343,3 +344,109 @@ def test_a_batch_that_kept_early_receipts_asks_for_a_recheck_soon(db_url):
     node.clock.advance(EARLY_RECHECK)
     assert asked == [started + EARLY_RECHECK]
     node.engine.dispose()
+
+
+def answer_all(node: Node, rounds: int = 10) -> None:
+    for _ in range(rounds):
+        node.receiver.answer()
+        node.settle()
+
+
+def test_rows_beyond_the_window_wait_in_memory_without_a_read(db_url):
+    """When the receiver's window is full, the rows handed over wait in memory and go oldest
+    first as answers free it: the table is not read back."""
+    node = Node(db_url, window=2)
+    node.become_clear()
+    node.calls.clear()
+    node.receipts(1, 2, 3)
+    node.receipts(4)
+    assert sent_ids(node) == ["1", "2"] and node.pusher.waiting == 2
+    answer_all(node)
+    assert sent_ids(node) == ["1", "2", "3", "4"] and node.pusher.waiting == 0
+    assert "due_outbox" not in node.calls
+    assert [r["state"] for r in node.table()] == ["DELIVERED"] * 4
+    node.engine.dispose()
+
+
+def test_the_poll_skips_waiting_rows_and_finds_rows_written_elsewhere(db_url):
+    """When the periodic poll runs while rows wait in memory for a full window, it reads the
+    table anyway, skipping them (each goes once), finds a row another process wrote, and the
+    account is clear again afterwards: a later receipt is not read back."""
+    node = Node(db_url, window=2)
+    node.become_clear()
+    node.receipts(1, 2, 3)
+    with node.engine.begin() as conn:
+        insert_outbox_txn(conn, [esme_receipt(row(9), "DELIVERED", NOW)])
+    node.clock.advance(1.0)
+    node.settle()
+    assert node.calls.count("due_outbox") == 2 and node.pusher.waiting == 2
+    node.calls.clear()
+    node.receipts(4)
+    answer_all(node)
+    assert sent_ids(node) == ["1", "2", "3", "9", "4"] and "due_outbox" not in node.calls
+    assert [r["state"] for r in node.table()] == ["DELIVERED"] * 5
+    node.engine.dispose()
+
+
+def test_a_full_waiting_list_leaves_later_rows_in_the_table(db_url):
+    """When an account's waiting list is full, its later rows stay only in the table and are
+    read once the list has drained: every row goes once, oldest first, and the account ends
+    up clear (a later receipt is pushed without a read)."""
+    node = Node(db_url, window=1, batch=2, max_waiting=2)
+    node.become_clear()
+    node.receipts(1, 2, 3, 4, 5)
+    assert sent_ids(node) == ["1"] and node.pusher.waiting == 1  # 2 waits in memory, 3-5 in the table only
+    answer_all(node)
+    assert sent_ids(node) == ["1", "2", "3", "4", "5"]
+    node.calls.clear()
+    node.receipts(6)
+    assert sent_ids(node)[-1] == "6" and "due_outbox" not in node.calls
+    answer_all(node)
+    assert [r["state"] for r in node.table()] == ["DELIVERED"] * 6
+    node.engine.dispose()
+
+
+def test_a_late_hand_over_of_rows_a_read_left_waiting_is_ignored(db_url):
+    """When rows a read returned wait in memory (window full) and their hand-over comes
+    afterwards (on PostgreSQL a commit's callback can come after another thread's read),
+    they are not queued or pushed twice."""
+    node = Node(db_url, window=1)
+    with node.engine.begin() as conn:
+        apply_receipts_txn(conn, NOW, [ReceiptEvent("c", "r1", DELIVERED), ReceiptEvent("c", "r2", DELIVERED)],
+                           owed := [])
+    node.become_clear()
+    assert sent_ids(node) == ["1"] and node.pusher.waiting == 1
+    node.pusher.wake(owed)
+    node.settle()
+    assert node.pusher.waiting == 1
+    answer_all(node)
+    assert sent_ids(node) == ["1", "2"]
+    node.engine.dispose()
+
+
+def test_rows_handed_over_while_no_receiver_is_bound_stay_in_the_table(node):
+    """When the account's receivers are gone, rows handed over are not kept in memory; once
+    a receiver binds again they are read and pushed."""
+    node.become_clear()
+    (binding,) = node.registry.bindings()
+    node.receiver.principal = binding  # what the ESME session carries
+    node.registry.remove(node.receiver)
+    node.receipts(1)
+    assert node.pusher.waiting == 0 and sent_ids(node) == []
+    node.registry.add(binding, node.receiver)
+    node.pusher.wake()
+    node.settle()
+    assert sent_ids(node) == ["1"]
+
+
+@pytest.mark.parametrize("excluded", [0, 3, 5000], ids=["none", "some", "many"])
+def test_due_rows_skip_excluded_ids_in_the_database(node, excluded):
+    """When ids are excluded (in flight or waiting), the read returns the next due rows up to
+    its limit, oldest first, on both databases, however long the list."""
+    with node.engine.begin() as conn:
+        insert_outbox_txn(conn, [esme_receipt(row(n), "DELIVERED", NOW) for n in range(1, 7)])
+    ids = [r["id"] for r in node.table()]
+    skip = {0: [], 3: ids[0:5:2], 5000: ids[0:5:2] + list(range(10_000, 14_997))}[excluded]
+    with node.engine.begin() as conn:
+        due = due_outbox_txn(conn, [1], NOW + 1, 2, skip)
+    assert [r["id"] for r in due] == [i for i in ids if i not in skip][:2]
