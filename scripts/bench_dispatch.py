@@ -3,7 +3,7 @@
 - claim: ``claim_due_txn`` over a batch of queued rows on a SQLite file (rolled back each time);
 - outcomes: ``record_outcomes_txn`` for that batch, all Sent (rolled back each time);
 - dispatch: ``Dispatcher._claimed`` over the batch into two real ``SmppUpstream`` objects whose
-  sessions are stand-ins (a Deferred per submit, answered with a prepared submit_sm_resp), the
+  sessions are stand-ins (``send_request_notify`` kept, answered with a prepared submit_sm_resp), the
   group commit included but not its transaction: the reactor-thread cost of one message;
 - receipt: ``SmppUpstream.request`` for a receipt deliver_sm, the engine answering at once.
 
@@ -96,7 +96,8 @@ def bench_store(batch: int, repeat: int) -> None:
 
 
 class FakeSession:
-    """What SmppUpstream needs of a bound session; submits wait for ``answer_all``."""
+    """What SmppUpstream needs of a bound session; submits wait for ``answer_all``, which calls
+    each one's notify as the real session's ``send_request_notify`` does (no encode, no I/O)."""
 
     can_transmit = True
     can_receive = True
@@ -104,22 +105,21 @@ class FakeSession:
     def __init__(self, window: int) -> None:
         self.send_window = window
         self.in_flight = 0
-        self.pending: list[Deferred] = []
+        self.pending: list[tuple] = []
 
     def window_available(self) -> bool:
         return self.in_flight < self.send_window
 
-    def submit(self, params: dict, tlvs: dict | None = None, unknown: list | None = None) -> Deferred:
-        d: Deferred = Deferred()
+    def send_request_notify(self, command: str, params: dict | None, tlvs: dict | None,
+                            unknown_tlvs: list | None, notify, arg) -> None:  # noqa: ANN001
         self.in_flight += 1
-        self.pending.append(d)
-        return d
+        self.pending.append((notify, arg))
 
     def answer_all(self, responses: list[Pdu]) -> None:
         pending, self.pending = self.pending, []
-        for d, pdu in zip(pending, responses):
+        for (notify, arg), pdu in zip(pending, responses):
             self.in_flight -= 1
-            d.callback(pdu)
+            notify(pdu, arg)
 
 
 class Events:

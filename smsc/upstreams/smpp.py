@@ -40,7 +40,7 @@ from smsc.upstreams.smpp_submit import (
     outcome_for_failure,
     outcome_for_response,
     receipt_event,
-    submit_fields,
+    submit_args,
 )
 
 __all__ = ["SmppUpstream", "SmppUpstreamSettings", "UpstreamEvents"]
@@ -247,14 +247,13 @@ class SmppUpstream(MultiService):
                 arg: Any) -> None:
         """Submit one segment now; ``notify(outcome, arg)`` is called once, never with a failure."""
         try:
-            fields = submit_fields(sms, self._source)
+            params, tlvs, vendor_tlvs = submit_args(sms, self._source)
         except UnsendableError as exc:
             self._count("unsendable")
             notify(Reject(f"message {sms.message_id}: {exc}"), arg)
             return
         self._note_sent()
-        session.send_request_notify("submit_sm", fields.params, fields.tlvs or None, list(fields.vendor_tlvs) or None,
-                                    self._submit_done, (sms, notify, arg))
+        session.send_request_notify("submit_sm", params, tlvs, vendor_tlvs, self._submit_done, (sms, notify, arg))
 
     def _submit_done(self, result: Any, context: tuple[OutboundSms, Callable[[Any, Any], None], Any]) -> None:
         sms, notify, arg = context

@@ -358,3 +358,62 @@ def test_unknown_upstreams_are_listed_for_config_check():
     """When routes name upstreams the config does not define, each one is reported by route."""
     router = Router([RouteSpec("r1", (("a", 1), ("typo", 1))), RouteSpec("r2", (("b", 1),))], healthy())
     assert router.unknown_upstreams({"a", "b"}) == ["route 'r1' names unknown upstream 'typo'"]
+
+
+# --- the fast path ---------------------------------------------------------------------------------
+
+
+class Fleet:
+    """Health with the ``usable`` half (as health_of offers it), whose answers can change."""
+
+    def __init__(self, **usable: bool) -> None:
+        self.state = dict(usable)
+
+    def __call__(self, name: str):
+        return None if name not in self.state else (self.state[name], 0.5)
+
+    def usable(self, name: str):
+        return self.state.get(name)
+
+
+FAST_CASES = [
+    ("weighted, all usable", [RouteSpec("r", (("a", 5), ("b", 3), ("c", 1)))], {}, ()),
+    ("failover, all usable", [RouteSpec("r", (("a", 1), ("b", 1)), strategy="failover")], {}, ()),
+    ("one excluded by the caller", [RouteSpec("r", (("a", 2), ("b", 1), ("c", 1)))], {}, ("b",)),
+    ("one unbound", [RouteSpec("r", (("a", 2), ("b", 1), ("c", 1)))], {"c": False}, ()),
+    ("one drained", [RouteSpec("r", (("a", 2), ("b", 0), ("c", 1)))], {}, ()),
+    ("one unknown", [RouteSpec("r", (("a", 2), ("zz", 1)))], {}, ()),
+    ("least outstanding", [RouteSpec("r", (("a", 1), ("b", 1)), strategy="least_outstanding")], {}, ()),
+    ("falls through to the next route", [RouteSpec("first", (("c", 1),), fallthrough=True),
+                                         RouteSpec("next", (("a", 1), ("b", 2)))], {"c": False}, ()),
+    ("no route matches", [RouteSpec("uk", (("a", 1),), dest_prefixes=("44",))], {}, ()),
+]
+
+
+@pytest.mark.parametrize("label, routes, down, exclude", FAST_CASES, ids=[c[0] for c in FAST_CASES])
+def test_fast_path_decides_as_the_full_evaluation(label, routes, down, exclude):
+    """When the router takes its fast path (every upstream usable, a strategy that ignores the
+    load), its decisions and round-robin state are those of the full evaluation, also while
+    upstreams go down and come back mid-way (the two paths share one round-robin state)."""
+    fleet = Fleet(**{"a": True, "b": True, "c": True, **down})
+    fast, full = Router(routes, fleet), Router(routes, fleet)
+    facts = MessageFacts("33612345678")
+    for n in range(60):
+        if n == 20:
+            fleet.state["a"] = False
+        if n == 35:
+            fleet.state["a"] = True
+        decision = fast.route(facts, SUNDAY_10_UTC, exclude)
+        assert decision == full._evaluate(facts, SUNDAY_10_UTC, exclude, full._current, None), (label, n)
+    assert fast._current == full._current, label
+
+
+def test_fast_path_is_taken_and_reuses_its_decisions():
+    """When every upstream is usable, route() does not run the full evaluation and hands out one
+    decision object per pick (built once), with the same reason and candidates as explain()."""
+    router = Router([RouteSpec("r", (("a", 1), ("b", 1)))], Fleet(a=True, b=True))
+    router._evaluate = None  # the full evaluation would fail if called
+    picks = [router.route(MessageFacts("1"), SUNDAY_10_UTC) for _ in range(4)]
+    assert [d.upstream for d in picks] == ["a", "b", "a", "b"]
+    assert picks[0] is picks[2] and picks[1] is picks[3]
+    assert picks[0].reason == "weighted round-robin among a, b" and picks[0].candidates == ("a", "b")

@@ -31,6 +31,7 @@ from smsc.upstreams import (
     safe_send,
     safe_send_notify,
 )
+from smsc.upstreams.base import fast_constructor, new_accepted, new_outbound_sms
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -47,14 +48,18 @@ def assert_meets_contract(upstream: object) -> None:
     assert isinstance(capacity, int) and capacity >= 0, capacity
 
 
-def sms(**changes) -> OutboundSms:
+def sms(build=OutboundSms, **changes) -> OutboundSms:  # noqa: ANN001
     fields = dict(
         message_id=7, segment=1, total_segments=1, source_addr="ACME", source_ton=5, source_npi=0,
         dest_addr="447700900123", dest_ton=1, dest_npi=1, data_coding=0, esm_class=0, udh=b"",
         payload=b"hello", registered_delivery=1, priority=0, validity_at=None, text="hello",
     )
     fields.update(changes)
-    return OutboundSms(**fields)
+    return build(**fields)
+
+
+# the dispatch path's constructor must build and refuse exactly what OutboundSms does
+BUILDERS = pytest.mark.parametrize("build", [OutboundSms, new_outbound_sms], ids=["OutboundSms", "new_outbound_sms"])
 
 
 class ScriptedUpstream(Service):
@@ -108,28 +113,74 @@ def fired(d: defer.Deferred) -> object:
         ("naive validity", {"validity_at": datetime(2026, 1, 1)}, "timezone"),
     ],
 )
-def test_outbound_sms_refuses_malformed_segments(label, changes, error):
+@BUILDERS
+def test_outbound_sms_refuses_malformed_segments(label, changes, error, build):
     """When the dispatcher builds a bad segment, it fails at construction with the field named."""
     with pytest.raises((ValueError, TypeError), match=error):
-        sms(**changes)
+        sms(build, **changes)
 
 
 @pytest.mark.parametrize("field", ["source_ton", "source_npi", "dest_ton", "dest_npi", "data_coding",
                                    "esm_class", "registered_delivery", "priority"])
 @pytest.mark.parametrize("value", [256, -1])
-def test_every_octet_field_is_checked(field, value):
+@BUILDERS
+def test_every_octet_field_is_checked(field, value, build):
     """When any one-octet field is out of range, construction fails naming that field."""
     with pytest.raises(ValueError, match=f"{field}={value}"):
-        sms(**{field: value})
+        sms(build, **{field: value})
 
 
-def test_outbound_sms_is_frozen_with_slots():
+@BUILDERS
+def test_outbound_sms_is_frozen_with_slots(build):
     """When built, an OutboundSms cannot be changed and carries no per-instance dict (memory)."""
-    message = sms(validity_at=datetime(2026, 1, 1, tzinfo=timezone.utc), extra_tlvs=((0x1403, b"x"),))
+    message = sms(build, validity_at=datetime(2026, 1, 1, tzinfo=timezone.utc), extra_tlvs=((0x1403, b"x"),))
     with pytest.raises(dataclasses.FrozenInstanceError):
         message.payload = b"other"
     assert not hasattr(message, "__dict__")
     assert dataclasses.replace(message, segment=1).extra_tlvs == ((0x1403, b"x"),)
+
+
+@pytest.mark.parametrize(
+    "label, cls, fast, args",
+    [
+        ("OutboundSms, the default extra_tlvs", OutboundSms, new_outbound_sms,
+         (7, 2, 3, "ACME", 5, 0, "4477", 1, 1, 0, 0x40, b"\x05\x00\x03\x07\x03\x02", b"hi", 1, 0, None, "hi")),
+        ("Accepted", Accepted, new_accepted, ("0000002a",)),
+        ("MessageFacts, defaults", MessageFacts, fast_constructor(MessageFacts), ("447700900123",)),
+        ("MessageFacts, all fields", MessageFacts, fast_constructor(MessageFacts),
+         ("447700900123", "acme", "BRAND", "bulk")),
+    ],
+)
+def test_fast_constructor_builds_what_the_class_builds(label, cls, fast, args):
+    """When a hot path builds a frozen dataclass with its fast constructor, it gets an instance
+    of that very class, equal to (same hash, same repr as) the one the class builds, still frozen."""
+    built, reference = fast(*args), cls(*args)
+    assert type(built) is cls, label
+    assert built == reference and hash(built) == hash(reference) and repr(built) == repr(reference), label
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.__setattr__(dataclasses.fields(cls)[0].name, None)
+
+
+@pytest.mark.parametrize(
+    "label, cls",
+    [
+        ("not frozen", dataclasses.make_dataclass("Loose", [("a", int)], slots=True)),
+        ("no slots", dataclasses.make_dataclass("Roomy", [("a", int)], frozen=True)),
+        ("a field outside __init__ (RouteSpec._regex)", RouteSpec),
+    ],
+)
+def test_fast_constructor_refuses_what_it_cannot_copy(label, cls):
+    """When a class is not a frozen slots dataclass of plain fields, no fast constructor is made
+    (the slot swap would be wrong or lose its immutability): it fails at import, not later."""
+    with pytest.raises(TypeError, match="frozen slots dataclass"):
+        fast_constructor(cls)
+
+
+@pytest.mark.parametrize("remote_id", ["", None, 12])
+def test_new_accepted_refuses_what_accepted_refuses(remote_id):
+    """When the fast Accepted gets no usable id, it fails as Accepted does (no empty DLR key)."""
+    with pytest.raises(ValueError, match="non-empty remote_id"):
+        new_accepted(remote_id)
 
 
 @pytest.mark.parametrize("remote_id", ["", None, 12])
