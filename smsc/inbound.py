@@ -147,9 +147,10 @@ class InboundSink:
 
     def _apply_receipts(self, conn: Any, events: list[ReceiptEvent]) -> tuple[list[dict[str, Any]], int]:
         owed: list[dict[str, Any]] = []
-        counts = apply_receipts_txn(conn, self._clock.seconds(), events, owed)
+        latencies: dict[str, list[float]] | None = {} if self._metrics is not None else None
+        counts = apply_receipts_txn(conn, self._clock.seconds(), events, owed, latencies)
         if self._metrics is not None:
-            self._metrics.receipts_applied(counts)
+            self._metrics.receipts_applied(counts, latencies)
         return owed, counts["early"]
 
     def route_mo(self, dest: str, text: str) -> MoRoute | None:

@@ -12,10 +12,11 @@ message id), gauges computed at scrape time. Two kinds of scrape-time gauges:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any, Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.endpoints import serverFromString
@@ -32,6 +33,8 @@ log = Logger()
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+# carriers answer in seconds to hours (a phone switched off): up to a day
+RECEIPT_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
 
 SessionCounts = Callable[[], Mapping[tuple[str, str], int]]
 RefreshHook = Callable[[], Deferred]
@@ -45,6 +48,32 @@ def status_label(status: int | str) -> str:
         return Status(status).name
     except ValueError:
         return "other"
+
+
+class BatchHistogram:
+    """A histogram fed a batch at a time (a receipt transaction's latencies), for the scrape-time
+    collector: prometheus_client's observe() takes a lock per value (1.5 µs a receipt measured,
+    against ~0.3 µs here). Fed by one receipt transaction at a time; a scrape in the middle of
+    a batch sees part of it, the rest at the next scrape."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # per bucket, not cumulative; the last is +Inf
+        self.sum = 0.0
+
+    def observe_many(self, values: list[float]) -> None:
+        counts, bounds = self.counts, self.bounds
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1
+        self.sum += sum(values)
+
+    def buckets(self) -> list[tuple[str, int]]:
+        """Cumulative (le, count) pairs, as the exposition format wants them."""
+        out, total = [], 0
+        for bound, count in zip([*map(str, self.bounds), "+Inf"], self.counts):
+            total += count
+            out.append((bound, total))
+        return out
 
 
 class _ScrapeTimeCollector:
@@ -79,6 +108,12 @@ class _ScrapeTimeCollector:
             yield states
         if m.upstream_stats is not None:
             yield from _upstream_families(m.upstream_stats())
+        latency = HistogramMetricFamily(
+            "smsc_upstream_receipt_latency_seconds",
+            "Upstream accepted a part (submit_sm_resp) -> its final receipt applied, by upstream", labels=["upstream"])
+        for upstream, histogram in sorted(m.receipt_latency.items()):
+            latency.add_metric([upstream], histogram.buckets(), histogram.sum)
+        yield latency
         if m.modem_stats is not None:
             try:
                 modems = m.modem_stats()
@@ -175,6 +210,7 @@ class Metrics:
         self.esme_deliveries = Counter("smsc_esme_deliveries", "deliver_sm pushed to ESMEs, by kind and result",
                                        ["kind", "result"], registry=r)
         self.receipts = Counter("smsc_receipts", "Upstream receipts processed, by result", ["result"], registry=r)
+        self.receipt_latency: dict[str, BatchHistogram] = {}  # per upstream, exposed at scrape time
         self.mo_total = Counter("smsc_mo", "Inbound messages stored, by routing result", ["result"], registry=r)
         self.session_counts: SessionCounts | None = None
         self.upstream_stats: Callable[[], list[dict[str, Any]]] | None = None
@@ -235,10 +271,16 @@ class Metrics:
             child = self._delivery_children[(kind, ok)] = self.esme_deliveries.labels(kind, "ok" if ok else "failed")
         child.inc(count)
 
-    def receipts_applied(self, counts: Mapping[str, int]) -> None:
+    def receipts_applied(self, counts: Mapping[str, int], latencies: Mapping[str, list[float]] | None = None) -> None:
+        """A batch's counters, and its final receipts' latencies per upstream (apply_receipts_txn)."""
         for result in ("matched", "early", "duplicate"):
             if counts.get(result):
                 self.receipts.labels(result).inc(counts[result])
+        for upstream, seconds in (latencies or {}).items():
+            histogram = self.receipt_latency.get(upstream)
+            if histogram is None:
+                histogram = self.receipt_latency[upstream] = BatchHistogram(RECEIPT_BUCKETS)
+            histogram.observe_many(seconds)
 
     def mo_stored(self, count: int, unrouted: int) -> None:
         self.mo_total.labels("routed").inc(count - unrouted)

@@ -28,7 +28,7 @@ RECEIPT_COLUMNS = (
 
 RECEIPT_COLUMN_NAMES = tuple(c.name for c in RECEIPT_COLUMNS)
 _ID, _STATE, _SEGMENTS, _PARTS_DONE = (RECEIPT_COLUMN_NAMES.index(n) for n in ("id", "state", "segments", "parts_done"))
-_KEYS_SQL = "SELECT remote_id, message_id, state FROM dlr_keys WHERE upstream = ? AND remote_id IN ({in_})"
+_KEYS_SQL = "SELECT remote_id, message_id, state, created_at FROM dlr_keys WHERE upstream = ? AND remote_id IN ({in_})"
 _MESSAGES_SQL = f"SELECT {', '.join(RECEIPT_COLUMN_NAMES)} FROM messages WHERE id IN ({{in_}})"
 _PART_STATES_SQL = "SELECT state FROM dlr_keys WHERE message_id IN ({in_})"
 _EARLY_SQL = ("SELECT e.id, e.remote_id, e.state, e.error_code FROM early_receipts e JOIN dlr_keys k"
@@ -45,17 +45,20 @@ def by_upstream(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEvent],
-                       owed_out: list[dict[str, Any]] | None = None) -> dict[str, int]:
+                       owed_out: list[dict[str, Any]] | None = None,
+                       latency_out: dict[str, list[float]] | None = None) -> dict[str, int]:
     """Apply a batch of receipts; returns counters (matched, early, duplicate, final, owed).
 
     ``owed_out``, when given, gets the outbox rows written, ids included, so the caller can hand
-    them to the pusher after the commit instead of it reading them back. Rows stay tuples and
-    keys small lists: a dict per key and per message cost more than the queries (profiled)."""
+    them to the pusher after the commit instead of it reading them back. ``latency_out`` gets,
+    per upstream, the seconds from its acceptance of a part to that part's final receipt. Rows
+    stay tuples and keys small lists: a dict per key and per message cost more than the queries
+    (profiled)."""
     counts = {"matched": 0, "early": 0, "duplicate": 0, "final": 0, "owed": 0}
-    keys: dict[tuple[str, str], list] = {}  # (upstream, remote_id) -> [message_id, state]
+    keys: dict[tuple[str, str], list] = {}  # (upstream, remote_id) -> [message_id, state, accepted at]
     for upstream, remote_ids in by_upstream((r.upstream, r.remote_id) for r in receipts).items():
-        for remote_id, message_id, state in select_in(conn, _KEYS_SQL, (upstream,), remote_ids):
-            keys[(upstream, remote_id)] = [message_id, state]
+        for remote_id, message_id, state, accepted_at in select_in(conn, _KEYS_SQL, (upstream,), remote_ids):
+            keys[(upstream, remote_id)] = [message_id, state, accepted_at]
     rows = {r[_ID]: r for r in select_in(conn, _MESSAGES_SQL, (), list({key[0] for key in keys.values()}))}
     early: list[dict[str, Any]] = []
     key_updates: list[tuple] = []
@@ -80,6 +83,8 @@ def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEv
                 owed.append(row)
             continue
         key[1] = state
+        if latency_out is not None:
+            latency_out.setdefault(receipt.upstream, []).append(now - key[2])
         if message[_SEGMENTS] > 1:
             # a part's own state matters only among several parts (the overall state is read
             # from them); for one part the message row says it all: one UPDATE a receipt less

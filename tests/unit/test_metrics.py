@@ -69,6 +69,18 @@ def test_histograms_record():
     assert s[("smsc_db_interaction_seconds_count", (("desc", "insert_messages"),))] == 2
 
 
+def test_receipt_latency_is_recorded_per_upstream():
+    """When a receipt batch reports latencies per upstream, each lands in that upstream's histogram."""
+    m = Metrics()
+    m.receipts_applied({"matched": 3}, {"car0": [0.3, 4.0], "car1": [7200.0]})
+    s = samples(m.render().decode())
+    assert s[("smsc_upstream_receipt_latency_seconds_bucket", (("le", "0.5"), ("upstream", "car0")))] == 1
+    assert s[("smsc_upstream_receipt_latency_seconds_bucket", (("le", "5.0"), ("upstream", "car0")))] == 2
+    assert s[("smsc_upstream_receipt_latency_seconds_count", (("upstream", "car1"),))] == 1
+    assert s[("smsc_upstream_receipt_latency_seconds_bucket", (("le", "3600.0"), ("upstream", "car1")))] == 0
+    assert s[("smsc_receipts_total", (("result", "matched"),))] == 3
+
+
 def test_sessions_gauge_is_read_at_scrape_time():
     """When the bound-session callback changes its answer, the next render shows the new value (no stale 4)."""
     m = Metrics()

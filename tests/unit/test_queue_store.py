@@ -109,6 +109,21 @@ def test_sent_then_receipt_delivers_and_owes_esme_receipt(engine):
     assert duplicate["duplicate"] == 1 and len(owed(engine)) == 1, "a repeated receipt changes nothing"
 
 
+def test_final_receipts_report_their_latency_per_upstream(engine):
+    """When final receipts are applied, each reports the seconds since its upstream accepted the
+    part, under that upstream; an intermediate or duplicate receipt reports none."""
+    run(engine, insert_messages_txn, [row(1), row(2, registered_delivery=0x11)])
+    run(engine, claim_due_txn, 1, NOW, 10, esme_receipt)
+    run(engine, record_outcomes_txn, NOW, [Sent(1, "a", None, ((1, "r1"),))], [])
+    run(engine, record_outcomes_txn, NOW + 1, [Sent(2, "b", None, ((1, "r2"),))], [])
+    latencies: dict[str, list[float]] = {}
+    run(engine, apply_receipts_txn, NOW + 5, [ReceiptEvent("a", "r1", DELIVERED), ReceiptEvent("b", "r2", ENROUTE),
+                                              ReceiptEvent("a", "r1", DELIVERED)], None, latencies)
+    assert latencies == {"a": [5.0]}
+    run(engine, apply_receipts_txn, NOW + 9, [ReceiptEvent("b", "r2", UNDELIV)], None, latencies)
+    assert latencies == {"a": [5.0], "b": [8.0]}
+
+
 def test_early_receipt_is_kept_and_matched_when_the_key_lands(engine):
     """When the receipt arrives before the submit_sm_resp, it is stored, then applied once the id is known."""
     run(engine, insert_messages_txn, [row(1)])
