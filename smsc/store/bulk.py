@@ -204,6 +204,25 @@ def upsert_rows(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], 
         _on_cursor(conn, sql, lambda cursor, text: cursor.execute(text, _arrays(rows)))
 
 
+def update_in(conn: sa.Connection, sql: str, fixed: tuple, ids: Sequence[int]) -> None:
+    """``sql`` (``?`` placeholders, the last one ``IN ({in_})``) for every id. SQLite: IN lists
+    padded to IN_SIZES (few statement texts to parse). PostgreSQL: one statement, ``= ANY`` of
+    one array literal, which the planner always turns into a look-up of each id: a literal per
+    id was parsed one by one, and an unnest join was planned as a scan of the whole table when
+    the statistics lagged behind its growth."""
+    if not ids:
+        return
+    if conn.dialect.name == "sqlite":
+        for start in range(0, len(ids), IN_SIZES[-1]):
+            part = tuple(ids[start : start + IN_SIZES[-1]])
+            size = next(n for n in IN_SIZES if n >= len(part))
+            part += part[-1:] * (size - len(part))
+            conn.exec_driver_sql(sql.format(in_=", ".join("?" * size)), fixed + part)
+        return
+    text = sql.replace("?", "%s").replace("IN ({in_})", "= ANY(%s::bigint[])")
+    _on_cursor(conn, text, lambda cursor, text: cursor.execute(text, (*fixed, "{" + ",".join(map(str, ids)) + "}")))
+
+
 def execute_many(conn: sa.Connection, sql: str, params: Sequence[tuple]) -> None:
     """A plain SQL statement with ``?`` placeholders, once per parameter tuple."""
     if not params:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from smsc.dlr import ReceiptEvent, esme_receipt
 from smsc.states import final_state
-from smsc.store.bulk import insert_rows, select_in, update_many
+from smsc.store.bulk import insert_rows, select_in, update_in, update_many
 from smsc.store.outbox import insert_outbox_with_ids_txn
 from smsc.store.schema import DELIVERED, FINAL_STATES, dlr_keys, early_receipts, messages, outbox
 
@@ -30,6 +30,7 @@ RECEIPT_COLUMN_NAMES = tuple(c.name for c in RECEIPT_COLUMNS)
 _ID, _STATE, _SEGMENTS, _PARTS_DONE = (RECEIPT_COLUMN_NAMES.index(n) for n in ("id", "state", "segments", "parts_done"))
 _KEYS_SQL = "SELECT remote_id, message_id, state, created_at FROM dlr_keys WHERE upstream = ? AND remote_id IN ({in_})"
 _MESSAGES_SQL = f"SELECT {', '.join(RECEIPT_COLUMN_NAMES)} FROM messages WHERE id IN ({{in_}})"
+_FINAL_SQL = "UPDATE messages SET parts_done = ?, state = ?, done_at = ?, updated_at = ? WHERE id IN ({in_})"
 _PART_STATES_SQL = "SELECT state FROM dlr_keys WHERE message_id IN ({in_})"
 _EARLY_SQL = ("SELECT e.id, e.remote_id, e.state, e.error_code FROM early_receipts e JOIN dlr_keys k"
               " ON k.upstream = e.upstream AND k.remote_id = e.remote_id WHERE e.upstream = ? AND e.remote_id IN ({in_})")
@@ -101,16 +102,17 @@ def apply_receipts_txn(conn: sa.Connection, now: float, receipts: list[ReceiptEv
     update_many(conn, dlr_keys, ("state", "updated_at"), ("upstream", "remote_id"), key_updates)
     update_many(conn, messages, ("parts_done", "updated_at"), ("id",),
                 [(entry[0], now, message_id) for message_id, entry in progress.items() if message_id not in finished])
-    updates = []
+    final: dict[tuple[int, str], list[int]] = {}  # (parts done, state) -> message ids: usually one group
     for message_id, (parts_done, part_states) in finished.items():
         message = rows[message_id]
         state = _overall_state(conn, message_id, message[_SEGMENTS], part_states)
-        updates.append((parts_done, state, now, now, message_id))
+        final.setdefault((parts_done, state), []).append(message_id)
         row = esme_receipt(dict(zip(RECEIPT_COLUMN_NAMES, message)), state, now)
         if row is not None:
             owed.append(row)
-    update_many(conn, messages, ("parts_done", "state", "done_at", "updated_at"), ("id",), updates)
-    counts["final"] = len(updates)
+    for (parts_done, state), ids in final.items():
+        update_in(conn, _FINAL_SQL, (parts_done, state, now, now), ids)
+    counts["final"] = len(finished)
     if owed_out is None:
         counts["owed"] = insert_rows(conn, outbox, owed)
     else:

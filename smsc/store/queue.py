@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
-from smsc.store.bulk import execute_many, upsert_rows
+from smsc.store.bulk import execute_many, update_in, upsert_rows
 from smsc.store.outbox import insert_outbox_txn
 from smsc.store.schema import EXPIRED, FAILED, QUEUED, SENDING, SUBMITTED, dlr_keys, messages
 
@@ -90,23 +90,11 @@ _FAILED_SQL = ("UPDATE messages SET state = ?, claimed_by = NULL, error = ?, don
                " WHERE id = ?")
 _SUBMITTED_SQL = ("UPDATE messages SET state = ?, claimed_by = NULL, upstream = ?, route = ?, parts_sent = ?,"
                   " error = NULL, updated_at = ? WHERE state = ? AND id IN ({in_})")
-# IN lists padded to a few sizes (repeating the last id), so few statement texts get parsed
-_IN_SIZES = (1, 4, 16, 64, 256, 512)
 _BYTES_COLUMNS = ("body", "tlvs")  # psycopg2 hands bytea out as memoryview; Core made them bytes
 
 
 def _sql(conn: sa.Connection, text: str) -> str:
     return text if conn.dialect.name == "sqlite" else text.replace("?", "%s")
-
-
-def _update_in(conn: sa.Connection, sql: str, fixed: tuple, ids: list[int]) -> None:
-    """``sql`` (ending in ``IN ({in_})``) for every id, in padded chunks."""
-    top = _IN_SIZES[-1]
-    for start in range(0, len(ids), top):
-        part = tuple(ids[start : start + top])
-        size = next(n for n in _IN_SIZES if n >= len(part))
-        part += part[-1:] * (size - len(part))
-        conn.exec_driver_sql(_sql(conn, sql.format(in_=", ".join("?" * size))), fixed + part)
 
 
 def claim_due_txn(
@@ -137,9 +125,9 @@ def claim_due_txn(
     else:
         expired = []
     if claimed:
-        _update_in(conn, _CLAIMED_SQL, (SENDING, node_id, now), [r["id"] for r in claimed])
+        update_in(conn, _CLAIMED_SQL, (SENDING, node_id, now), [r["id"] for r in claimed])
     if expired:
-        _update_in(conn, _EXPIRED_SQL, (EXPIRED, now, now, "validity period ended in the queue"),
+        update_in(conn, _EXPIRED_SQL, (EXPIRED, now, now, "validity period ended in the queue"),
                    [r["id"] for r in expired])
         owed = [receipt_for(r, EXPIRED, now) for r in expired]
         insert_outbox_txn(conn, [r for r in owed if r is not None])
@@ -222,5 +210,5 @@ def record_outcomes_txn(
     new_keys = _insert_dlr_keys(conn, key_rows)
     for (upstream, route, last_part), ids in submitted.items():
         # AND state = SENDING: a receipt may have finished it already
-        _update_in(conn, _SUBMITTED_SQL, (SUBMITTED, upstream, route, last_part, now, SENDING), ids)
+        update_in(conn, _SUBMITTED_SQL, (SUBMITTED, upstream, route, last_part, now, SENDING), ids)
     return new_keys

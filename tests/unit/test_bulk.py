@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from smsc.store.bulk import CHUNK_SIZES, IN_SIZES, _chunks, _copy_line, insert_rows, select_in, update_many, upsert_rows
+from smsc.store.bulk import CHUNK_SIZES, IN_SIZES, _chunks, _copy_line, insert_rows, select_in, update_in, update_many, upsert_rows
 from smsc.store.schema import early_receipts, outbox
 
 SIZES = [1, 2, 3, 5, 17, 63, 64, 65, 300, 513, 1100]
@@ -126,3 +126,18 @@ def test_upsert_rows_inserts_new_keys_and_applies_its_conflict_clause(engine):
                                               ("u", 'b "quoted"', 3, 2, "SUBMITTED", 2.0, 2.0)], clause)
         got = sorted(conn.execute(sa.select(dlr_keys.c.remote_id, dlr_keys.c.message_id, dlr_keys.c.created_at)))
     assert got == [("a", 2, 1.0), ('b "quoted"', 3, 2.0)]
+
+
+@pytest.mark.parametrize("n", [1, 5, 512, 1100])
+def test_update_in_reaches_every_id_and_only_them(engine, n):
+    """When N ids are updated in one call (SQLite: padded IN lists; PostgreSQL: = ANY of one
+    array), exactly those rows change."""
+    rows = [{"upstream": "u", "remote_id": f"r{i}", "state": "old", "error_code": i, "received_at": float(i)}
+            for i in range(n + 2)]
+    with engine.begin() as conn:
+        insert_rows(conn, early_receipts, rows)
+        ids = [r[0] for r in conn.execute(sa.select(early_receipts.c.id).order_by(early_receipts.c.id))]
+        update_in(conn, "UPDATE early_receipts SET state = ?, error_code = ? WHERE id IN ({in_})", ("new", -1), ids[1:n + 1])
+        got = [tuple(r) for r in conn.execute(sa.select(early_receipts.c.state, early_receipts.c.error_code)
+                                              .order_by(early_receipts.c.id))]
+    assert got == [("old", 0)] + [("new", -1)] * n + [("old", n + 1)]
