@@ -94,8 +94,11 @@ class MoRouteConfig:
     account: str = setting(doc="system_id of the account that receives them.", check=check_system_id)
     prefix: str = setting("", "Destination (our number) prefix; empty = any.")
     keyword: str = setting("", "First word of the text; empty = any.")
-    reassemble: bool = setting(False, "Deliver a concatenated MO as one whole message (kept durably until every part is in; "
-                                      "parts missing after 10 minutes go on one by one). False: parts go on with their UDH.")
+    reassemble: bool = setting(False, "Deliver a concatenated MO as one whole message (kept durably until every part is in). "
+                                      "A long MO is routed by its whole text: its parts wait when a reassembling route could "
+                                      "take it, and the first route matching the whole text decides (whole message if it "
+                                      "reassembles, parts one by one if not). Parts missing after 10 minutes go on one by one, "
+                                      "routed by the text of the parts that came. False: parts go on with their UDH.")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ from protocols.smpp.codec import encode_tlvs
 from smsc.dlr import ReceiptEvent
 from smsc.group_commit import GroupCommitter
 from smsc.store.dlr import apply_receipts_txn
-from smsc.store.outbox import complete_groups_txn, insert_outbox_txn
+from smsc.store.outbox import MoRouter, complete_groups_txn, insert_outbox_txn, mo_group_key, release_partial_txn
 from smsc.store.schema import PARTIAL, PENDING, accounts
 
 log = Logger()
@@ -34,7 +34,15 @@ class MoRoute:
     """MO to ``account`` when the destination starts with ``prefix`` (and the text with
     ``keyword``, case-insensitive, when given). First match wins. ``reassemble``: concatenated
     parts are kept (durably) until the message is whole and delivered as one deliver_sm;
-    otherwise each part goes on with its UDH and the ESME reassembles."""
+    otherwise each part goes on with its UDH and the ESME reassembles.
+
+    A long MO is routed by its whole text, not part by part (the keyword is only in part 1):
+    a part is kept when, among the routes whose prefix matches its destination, one with
+    ``reassemble`` comes before the first one without keyword (which would take any text).
+    Once every part is in, the joined text picks the route; the parts go to its account as
+    one message if it reassembles (or if none matches: kept unrouted), one by one if not.
+    Parts whose siblings never came go on one by one after a while, all to the route the
+    text of the parts that did come (in order) matches. Other MO is routed by its own text."""
 
     account: str
     prefix: str = ""
@@ -42,9 +50,11 @@ class MoRoute:
     reassemble: bool = False
 
     def matches(self, dest: str, text: str) -> bool:
-        if not dest.lstrip("+").startswith(self.prefix.lstrip("+")):
-            return False
-        return not self.keyword or text.strip().upper().startswith(self.keyword.upper())
+        return self.matches_prefix(dest) and (
+            not self.keyword or text.strip().upper().startswith(self.keyword.upper()))
+
+    def matches_prefix(self, dest: str) -> bool:
+        return dest.lstrip("+").startswith(self.prefix.lstrip("+"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,16 +169,35 @@ class InboundSink:
                 return route
         return None
 
+    def keeps_parts_for(self, dest: str) -> bool:
+        """Whether a part of a long MO to ``dest`` waits for its siblings: some route with
+        ``reassemble`` could take the whole text (see MoRoute)."""
+        for route in self._mo_routes:
+            if route.matches_prefix(dest):
+                if route.reassemble:
+                    return True
+                if not route.keyword:
+                    return False
+        return False
+
+    def _router(self, ids: dict[str, int]) -> MoRouter:
+        """The whole text of a long MO -> (account id or None, reassemble) for the store."""
+
+        def route(dest: str, text: str) -> tuple[int | None, bool]:
+            found = self.route_mo(dest, text)
+            return (ids.get(found.account), found.reassemble) if found is not None else (None, False)
+
+        return route
+
     def _store_mos(self, conn: Any, events: list[MoEvent]) -> None:
         now = self._clock.seconds()
-        ids = {system_id: account_id for account_id, system_id in conn.execute(sa.select(accounts.c.id, accounts.c.system_id))}
+        ids = _account_ids(conn)
         rows = []
         groups = []
+        unrouted = 0
         for event in events:
             route = self.route_mo(event.dest_addr, event.text)
             account_id = ids.get(route.account) if route else None
-            if account_id is None:
-                log.warn("MO from {upstream} to {dest} matches no mo_route: kept unrouted", upstream=event.upstream, dest=event.dest_addr)
             rows.append({
                 "account_id": account_id, "kind": "mo", "message_id": None, "state": PENDING,
                 "source_addr": event.source_addr, "source_ton": event.source_ton, "source_npi": event.source_npi,
@@ -178,15 +207,36 @@ class InboundSink:
                 "group_key": None, "part": None,
             })
             concat = event.concat
-            if route is not None and route.reassemble and account_id is not None and concat is not None:
+            if concat is not None and self.keeps_parts_for(event.dest_addr):
+                # routed (and counted) once the whole text is known; account_id is provisional
                 ref, total, seq = concat
-                key = f"{account_id}|{event.source_addr}|{event.dest_addr}|{ref}|{total}"
+                key = mo_group_key(event.source_addr, event.dest_addr, ref, total)
                 rows[-1].update(state=PARTIAL, group_key=key, part=seq)
                 groups.append(key)
+            elif account_id is None:
+                unrouted += 1
+                log.warn("MO from {upstream} to {dest} matches no mo_route: kept unrouted", upstream=event.upstream, dest=event.dest_addr)
         insert_outbox_txn(conn, rows)
-        complete_groups_txn(conn, groups, now)
+        settled = complete_groups_txn(conn, groups, now, self._router(ids))
+        self._count(len(rows) - len(groups), unrouted, settled)
+
+    def settle_partial_txn(self, conn: Any, older_than: float) -> dict[str, int]:
+        """Housekeeping: long MO whose parts are not all in since ``older_than`` go on part by
+        part, routed by the text of the parts that did come (see release_partial_txn)."""
+        settled = release_partial_txn(conn, older_than, self._router(_account_ids(conn)), self._clock.seconds())
+        self._count(0, 0, settled)
+        return settled
+
+    def _count(self, single: int, unrouted: int, settled: dict[str, int]) -> None:
+        """MO counted once each, when its account is known: at once, or when its group settles."""
+        if settled["unrouted"]:
+            log.warn("{parts} parts of long MO match no mo_route: kept unrouted", parts=settled["unrouted"])
         if self._metrics is not None:
-            self._metrics.mo_stored(len(rows), sum(1 for r in rows if r["account_id"] is None))
+            self._metrics.mo_stored(single + settled["routed"] + settled["unrouted"], unrouted + settled["unrouted"])
+
+
+def _account_ids(conn: Any) -> dict[str, int]:
+    return {system_id: account_id for account_id, system_id in conn.execute(sa.select(accounts.c.id, accounts.c.system_id))}
 
 
 def mo_from_pdu(upstream: str, pdu: Any) -> MoEvent:

@@ -34,7 +34,7 @@ from smsc.store.accounts import ensure_accounts_txn
 from smsc.store.db import Database
 from smsc.store.dlr import expire_early_receipts_txn, rematch_early_receipts_txn
 from smsc.store.ids import IdGenerator
-from smsc.store.outbox import purge_delivered_txn, release_partial_txn
+from smsc.store.outbox import purge_delivered_txn
 from smsc.submit import IntakeLimits
 from smsc.wiring import SimulatedRack, build_modem_pool, build_policy, build_router, build_simulators, build_upstreams, mo_routes
 
@@ -222,7 +222,7 @@ class Engine(MultiService):
             rematch_early_receipts_txn(conn, now)
             expire_early_receipts_txn(conn, now - self.config.dispatcher.early_receipt_ttl)
             purge_delivered_txn(conn, now - OUTBOX_KEEP)
-            release_partial_txn(conn, now - MO_PARTS_WAIT)
+            self.inbound.settle_partial_txn(conn, now - MO_PARTS_WAIT)
 
         d = self.db.run_interaction("housekeeping", work)
         d.addCallback(lambda _: self.pusher.wake())

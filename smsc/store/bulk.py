@@ -3,8 +3,9 @@
 Core's per-row parameter processing costs ~30 µs a row on SQLite and ~100 µs on PostgreSQL
 (insertmanyvalues), and the sqlite3 module's executemany hands the GIL back and forth for every
 row: on the hot path that was most of the database time. SQLite gets multi-row statements built
-once per batch size; PostgreSQL gets COPY for inserts and psycopg2's execute_batch for updates
-(its plain executemany is one round trip per row).
+once per batch size. PostgreSQL gets COPY for inserts, and one statement per batch for updates
+and upserts, its values passed as array literals (update_in, update_many, upsert_rows); psycopg2's
+executemany is a round trip per row, and execute_batch still a statement per row to plan.
 """
 
 from __future__ import annotations
@@ -142,8 +143,9 @@ def update_many(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], 
                 rows: Sequence[tuple]) -> None:
     """``UPDATE table SET columns WHERE keys`` for each row (a tuple of the columns' values, then
     the keys'). PostgreSQL gets one statement for the whole batch, its values as one array per
-    column: execute_batch sends a statement per row, each planned on its own (measured on the
-    receipt path: 50 -> ~10 µs a message of server time). No two rows may share a key."""
+    column, joined to the table (execute_batch sent a statement per row, each planned on its
+    own). No two rows may share a key. Where many rows get the same values, update_in is
+    cheaper and its plan never depends on the table's statistics."""
     if not rows:
         return
     if conn.dialect.name == "sqlite":

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 
+from protocols.sms import decode_short_message
 from smsc.store.bulk import execute_many, insert_rows
 from smsc.store.schema import PARTIAL, PENDING, outbox
 
@@ -108,39 +109,147 @@ def purge_delivered_txn(conn: sa.Connection, older_than: float) -> int:
     return conn.execute(outbox.delete().where(outbox.c.state == DELIVERED, outbox.c.delivered_at < older_than)).rowcount
 
 
-def complete_groups_txn(conn: sa.Connection, group_keys: Iterable[str], now: float) -> int:
-    """MO groups whose every part is in: one PENDING row with the parts' bodies joined in order
-    (byte-joined, so a character split across parts by the sender comes out whole), the
-    concatenation header dropped. Returns how many messages were completed."""
-    completed = 0
-    for key in set(group_keys):
-        total = int(key.rsplit("|", 1)[1])
-        parts = [dict(zip(("id", "part", "body", "esm_class"), r)) for r in conn.execute(
-            sa.select(outbox.c.id, outbox.c.part, outbox.c.body, outbox.c.esm_class)
-            .where(outbox.c.state == PARTIAL, outbox.c.group_key == key).order_by(outbox.c.id))]
-        by_part = {}
-        for part in parts:
-            by_part.setdefault(part["part"], part)  # a duplicated part counts once
-        if len(by_part) < total:
+# ------------------------------------------------------------------ long MO kept until whole
+#
+# A part of a concatenated MO that a reassembling mo_route could take waits as a PARTIAL row
+# under group_key "any|source|dest|ref|total": the account is not in the key because it is
+# decided by the WHOLE text once every part is in (a keyword is only in part 1). Rows of the
+# first format ("account_id|source|dest|ref|total") are moved to this one by release_partial_txn.
+# While PARTIAL, a row's account_id is provisional (the route of its own text): it is used only
+# when no router is given (the behaviour before keyword routing saw the whole text).
+
+MoRouter = Callable[[str, str], tuple[int | None, bool]]
+"""(destination, whole text) -> (account id or None when unrouted, whether its route reassembles)."""
+
+GROUP_PREFIX = "any|"
+_PART_COLUMNS = ("id", "part", "body", "esm_class", "data_coding", "dest_addr", "account_id")
+
+
+def mo_group_key(source_addr: str, dest_addr: str, ref: int, total: int) -> str:
+    return f"{GROUP_PREFIX}{source_addr}|{dest_addr}|{ref}|{total}"
+
+
+def _total_of(key: str) -> int:
+    return int(key.rsplit("|", 1)[1])
+
+
+def _new_counts() -> dict[str, int]:
+    """whole: messages completed; released: parts sent on alone by the timeout; routed /
+    unrouted: parts settled (delivered one way or another) with or without an account."""
+    return {"whole": 0, "released": 0, "routed": 0, "unrouted": 0}
+
+
+def complete_groups_txn(conn: sa.Connection, group_keys: Iterable[str], now: float | None,
+                        route: MoRouter | None = None) -> dict[str, int]:
+    """MO groups whose every part (1..total) is in are routed by their whole text. To a route
+    that reassembles, or to none (unrouted, kept): one PENDING row with the parts' bodies joined
+    in order (byte-joined, so a character split across parts comes out whole), the
+    concatenation header dropped. To a route that does not: the parts go on one by one with
+    their UDH. A duplicated part counts once (the copies are deleted). Without ``route``, the
+    group goes joined to part 1's provisional account."""
+    counts = _new_counts()
+    for key in sorted(set(group_keys)):
+        by_part, copies = _group_parts(conn, key)
+        total = _total_of(key)
+        if not all(n in by_part for n in range(1, total + 1)):
             continue
-        first = conn.execute(sa.select(outbox).where(outbox.c.id == by_part[1]["id"])).mappings().one()
-        body = b"".join(_without_udh(by_part[n]["body"], by_part[n]["esm_class"]) for n in range(1, total + 1))
+        _settle(conn, [by_part[n] for n in range(1, total + 1)], copies, now, route, True, counts)
+        counts["whole"] += 1
+    return counts
+
+
+def release_partial_txn(conn: sa.Connection, older_than: float, route: MoRouter | None = None,
+                        now: float | None = None) -> dict[str, int]:
+    """Housekeeping of the parts kept: rows of the first key format are moved to the current
+    one, groups that are whole are completed (a part written by another node beside its last
+    sibling), and groups whose first part came before ``older_than`` are released: their
+    parts go on one by one (with their UDH) rather than lost, every part of the group to the
+    account the text of the parts that did come (in part order) routes to; without ``route``,
+    each to its provisional account."""
+    _adopt_first_format(conn)
+    whole = [key for key, count in conn.execute(
+        sa.select(outbox.c.group_key, sa.func.count(sa.distinct(outbox.c.part)))
+        .where(outbox.c.state == PARTIAL, outbox.c.group_key.is_not(None)).group_by(outbox.c.group_key))
+        if count >= _total_of(key)]
+    counts = complete_groups_txn(conn, whole, now, route)
+    stale = [key for (key,) in conn.execute(
+        sa.select(outbox.c.group_key).where(outbox.c.state == PARTIAL, outbox.c.group_key.is_not(None))
+        .group_by(outbox.c.group_key).having(sa.func.min(outbox.c.created_at) < older_than))]
+    for key in sorted(stale):
+        by_part, copies = _group_parts(conn, key)
+        _settle(conn, [by_part[n] for n in sorted(by_part)], copies, now, route, False, counts)
+    counts["released"] += conn.execute(  # a PARTIAL row without a key should not exist: never keep it
+        outbox.update().where(outbox.c.state == PARTIAL, outbox.c.group_key.is_(None)).values(state=PENDING)).rowcount
+    return counts
+
+
+def _adopt_first_format(conn: sa.Connection) -> None:
+    """"account_id|source|dest|ref|total" -> "any|source|dest|ref|total": parts kept before an
+    upgrade join the siblings that come after it, and are routed by the whole text too."""
+    moved: dict[str, list[int]] = {}
+    for row_id, key in conn.execute(sa.select(outbox.c.id, outbox.c.group_key).where(
+            outbox.c.state == PARTIAL, outbox.c.group_key.is_not(None), ~outbox.c.group_key.startswith(GROUP_PREFIX))):
+        head, sep, rest = key.partition("|")
+        if sep and head.isdigit() and rest.count("|") >= 3:
+            moved.setdefault(GROUP_PREFIX + rest, []).append(row_id)
+    for key, ids in moved.items():
+        conn.execute(outbox.update().where(outbox.c.id.in_(ids)).values(group_key=key))
+
+
+def _group_parts(conn: sa.Connection, key: str) -> tuple[dict[int, dict[str, Any]], list[int]]:
+    """The group's parts by number (the first copy of each, oldest row first), and the ids of
+    the later copies of a duplicated part."""
+    by_part: dict[int, dict[str, Any]] = {}
+    copies: list[int] = []
+    for r in conn.execute(sa.select(*(outbox.c[name] for name in _PART_COLUMNS))
+                          .where(outbox.c.state == PARTIAL, outbox.c.group_key == key).order_by(outbox.c.id)):
+        part = dict(zip(_PART_COLUMNS, r))
+        if part["part"] in by_part:
+            copies.append(part["id"])
+        else:
+            by_part[part["part"]] = part
+    return by_part, copies
+
+
+def _settle(conn: sa.Connection, parts: list[dict[str, Any]], copies: list[int], now: float | None,
+            route: MoRouter | None, whole: bool, counts: dict[str, int]) -> None:
+    """Route ``parts`` (in order) by their joined text and take them out of PARTIAL: joined
+    into one row when ``whole`` and the route reassembles (or there is none), else one by one."""
+    if not parts:
+        return
+    body = b"".join(_without_udh(p["body"], p["esm_class"]) for p in parts)
+    if route is None:
+        account_id, reassemble = parts[0]["account_id"], True
+    else:
+        account_id, reassemble = route(parts[0]["dest_addr"], _text_of(parts[0], body))
+    if copies:
+        conn.execute(outbox.delete().where(outbox.c.id.in_(copies)))
+    ids = [p["id"] for p in parts]
+    counts["unrouted" if account_id is None else "routed"] += len(parts)
+    due = {} if now is None else {"next_attempt_at": now}
+    if whole and (reassemble or account_id is None):
+        first = conn.execute(sa.select(outbox).where(outbox.c.id == ids[0])).mappings().one()
         row = {c.name: first[c.name] for c in outbox.columns if c.name != "id"}
-        row.update(state=PENDING, body=body, esm_class=first["esm_class"] & ~ESM_UDHI, group_key=None, part=None,
-                   next_attempt_at=now)
-        conn.execute(outbox.delete().where(outbox.c.id.in_([p["id"] for p in parts])))
+        row.update(state=PENDING, account_id=account_id, body=body, esm_class=first["esm_class"] & ~ESM_UDHI,
+                   group_key=None, part=None, **due)
+        conn.execute(outbox.delete().where(outbox.c.id.in_(ids)))
         conn.execute(outbox.insert(), [row])
-        completed += 1
-    return completed
+        return
+    values: dict[str, Any] = {"state": PENDING, "group_key": None, **due}
+    if route is not None:
+        values["account_id"] = account_id
+    conn.execute(outbox.update().where(outbox.c.id.in_(ids)).values(**values))
+    if not whole:
+        counts["released"] += len(ids)
+
+
+def _text_of(first: dict[str, Any], body: bytes) -> str:
+    """The text of the joined body, decoded with the first part's data_coding and UDH (which
+    may announce a national language table)."""
+    raw = first["body"]
+    udh = raw[: raw[0] + 1] if first["esm_class"] & ESM_UDHI and raw else b""
+    return decode_short_message(first["data_coding"], body, udh)
 
 
 def _without_udh(body: bytes, esm_class: int) -> bytes:
     return body[body[0] + 1 :] if esm_class & ESM_UDHI and body else body
-
-
-def release_partial_txn(conn: sa.Connection, older_than: float) -> int:
-    """Parts whose siblings never came: delivered one by one (with their UDH) rather than lost."""
-    return conn.execute(
-        outbox.update().where(outbox.c.state == PARTIAL, outbox.c.created_at < older_than)
-        .values(state=PENDING, group_key=None)
-    ).rowcount

@@ -160,7 +160,8 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", sa.Double, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("delivered_at", sa.Double, nullable=True),
-    # MO parts waiting for their siblings (state PARTIAL): "account|source|dest|ref|total", part seq
+    # MO parts waiting for their siblings (state PARTIAL): "any|source|dest|ref|total", part seq;
+    # the account is chosen by the whole text once the group is complete
     sa.Column("group_key", sa.String(200), nullable=True),
     sa.Column("part", sa.SmallInteger, nullable=True),
     sa.Index("ix_outbox_pending", "state", "account_id", "next_attempt_at"),

@@ -13,7 +13,7 @@ from twisted.trial.unittest import TestCase
 
 from protocols.smpp.constants import Status
 from tests.system.e2e import CountingEsme, e2e_config
-from tests.system.engine import OnPostgres, RunningEngine
+from tests.system.engine import PASSWORD_HASH, OnPostgres, RunningEngine
 
 pytestmark = pytest.mark.system
 
@@ -22,7 +22,10 @@ class EndToEnd(RunningEngine):
     timeout = 90
 
     def config(self, db_url: str) -> dict:
-        return e2e_config(db_url)
+        data = e2e_config(db_url)  # plus a keyword account for long MO that start with VOTE
+        data["accounts"].append({"system_id": "votes", "password_hash": PASSWORD_HASH, "max_binds": 2, "window": 50})
+        data["mo_routes"].insert(0, {"account": "votes", "prefix": "777", "keyword": "VOTE", "reassemble": True})
+        return data
 
     def simulator(self, name: str):
         return self.engine.simulators[name].simulator
@@ -124,6 +127,30 @@ class EndToEnd(RunningEngine):
 
         self.assertTrue(await deferToThread(collect))
         self.assertEqual(esme.mo, [("77700", text.encode())])
+
+    async def test_long_keyword_mo_reaches_the_keyword_account_whole(self):
+        """When a 3-part MO whose first part starts with a keyword arrives out of order, the
+        keyword's account gets one deliver_sm with the whole text, and the plain route's
+        account (which parts 2 and 3 alone would match) gets nothing."""
+        app, votes = await deferToThread(lambda: (CountingEsme(self.port), CountingEsme(self.port, "votes")))
+        sim = self.simulator("sim-a")
+        for _ in range(50):
+            if sim.sessions:
+                break
+            await deferLater(reactor, 0.1, lambda: None)
+        text = "VOTE 7: the programme on schools and transport is the best one, " * 4
+        self.assertEqual(sim.inject_mo("491700000003", "77701", text, parts=3, out_of_order=True), 3)
+
+        def collect():
+            ok = votes.pump_until(lambda: votes.mo, timeout=20)
+            votes.pump_until(lambda: len(votes.mo) > 1, timeout=1)  # nothing more may come
+            app.pump_until(lambda: app.mo, timeout=0.5)
+            votes.close()
+            app.close()
+            return ok
+
+        self.assertTrue(await deferToThread(collect))
+        self.assertEqual((votes.mo, app.mo), ([("77701", text.encode())], []))
 
 
 class SqliteEndToEnd(EndToEnd, TestCase):
