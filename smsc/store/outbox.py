@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 import sqlalchemy as sa
 
 from protocols.sms import decode_short_message
-from smsc.store.bulk import execute_many, insert_rows
+from smsc.store.bulk import execute_many, insert_rows, update_in
 from smsc.store.schema import PARTIAL, PENDING, outbox
 
 ESM_UDHI = 0x40
@@ -16,7 +16,6 @@ ESM_UDHI = 0x40
 DELIVERED = "DELIVERED"
 
 
-OUTBOX_COLUMNS = tuple(c.name for c in outbox.columns)
 # what the pusher needs of a row (the deliver_sm, its account, the metric and the retry backoff)
 DUE_COLUMNS = ("id", "account_id", "kind", "attempts", "source_ton", "source_npi", "source_addr", "dest_ton",
                "dest_npi", "dest_addr", "esm_class", "data_coding", "body", "tlvs")
@@ -27,7 +26,6 @@ _DUE_SQL = (f"SELECT {', '.join(DUE_COLUMNS)} FROM outbox WHERE state = ? AND ne
 _SKIP_SQL = {"sqlite": " AND id NOT IN (SELECT value FROM json_each(?))", "postgresql": " AND id <> ALL(?)"}
 _DONE_SQL = "UPDATE outbox SET state = ?, delivered_at = ? WHERE id IN ({in_})"
 _RETRY_SQL = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?"
-IN_CHUNK = 512
 
 
 def due_outbox_txn(conn: sa.Connection, account_ids: list[int], now: float, limit: int, exclude: Iterable[int]) -> list[dict[str, Any]]:
@@ -60,12 +58,7 @@ def due_outbox_txn(conn: sa.Connection, account_ids: list[int], now: float, limi
 
 def outbox_done_txn(conn: sa.Connection, now: float, delivered: list[int], retry: list[tuple[int, float]]) -> None:
     """Mark deliveries answered OK as DELIVERED; push failed ones back with their next attempt."""
-    for start in range(0, len(delivered), IN_CHUNK):
-        part = tuple(delivered[start : start + IN_CHUNK])
-        # the IN list padded to a power of two (repeating an id): few distinct statements to parse and cache
-        size = 1 << (len(part) - 1).bit_length()
-        part += part[-1:] * (size - len(part))
-        conn.exec_driver_sql(_paramstyle(conn, _DONE_SQL.format(in_=", ".join(["?"] * size))), (DELIVERED, now, *part))
+    update_in(conn, _DONE_SQL, (DELIVERED, now), delivered)
     if retry:
         execute_many(conn, _RETRY_SQL, [(at, oid) for oid, at in retry])
 
