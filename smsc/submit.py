@@ -16,6 +16,7 @@ from protocols.smpp.codec import Pdu, encode_tlvs
 from protocols.smpp.constants import Status
 from protocols.smpp.errors import SmppError
 from protocols.smpp.times import SmppTimeError, parse_smpp_time
+from smsc.store.messages import REPLACE_IF_PRESENT
 from smsc.store.schema import QUEUED
 
 VALID_NPI = frozenset({0, 1, 3, 4, 6, 8, 9, 10, 14, 18})
@@ -190,7 +191,9 @@ def message_template(pdu: Pdu, account: Any, now: float, limits: IntakeLimits) -
 
 
 def message_row(pdu: Pdu, account: Any, now: float, limits: IntakeLimits, message_id: int) -> dict[str, Any]:
-    """The row for a submit_sm or data_sm."""
+    """The row for a submit_sm or data_sm. A submit_sm with replace_if_present_flag=1 is marked
+    REPLACE_IF_PRESENT: its insert takes the messages it replaces out of the queue (data_sm has
+    no such flag; submit_multi's is checked but not acted on)."""
     p = pdu.params
     ton, npi, dest = p["dest_addr_ton"], p["dest_addr_npi"], p["destination_addr"]
     check_address(ton, npi, dest, source=False)
@@ -199,4 +202,6 @@ def message_row(pdu: Pdu, account: Any, now: float, limits: IntakeLimits, messag
     row["dest_addr"] = dest
     row["dest_ton"] = ton
     row["dest_npi"] = npi
+    if p.get("replace_if_present_flag"):
+        row[REPLACE_IF_PRESENT] = True
     return row

@@ -11,12 +11,100 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from smsc.dlr import esme_receipt, public_id
 from smsc.store.bulk import insert_rows
+from smsc.store.outbox import insert_outbox_txn
 from smsc.store.schema import CANCELLED, QUEUED, messages
 
+# Marks an intake row whose submit_sm had replace_if_present_flag=1 (not a column: taken off
+# before the INSERT). SMPP 3.4 5.2.18: the new message replaces the ones still pending delivery
+# from the same submitter with the same source, destination and service_type.
+REPLACE_IF_PRESENT = "replace_if_present"
+# What makes two messages "the same" for replace_if_present (with account_id and state QUEUED)
+_REPLACE_KEY = ("account_id", "source_addr", "source_ton", "source_npi", "dest_addr", "dest_ton", "dest_npi",
+                "service_type")
+_REPLACED_COLUMNS = ("id", "multi_id", "account_id", "source_addr", "source_ton", "source_npi", "dest_addr",
+                     "dest_ton", "dest_npi", "registered_delivery", "created_at", "text")  # for its receipt
+# By ix_messages_dest: without statistics SQLite picked ix_messages_account_created and read
+# every message of the account (7 ms a flagged submit with 20,000 rows; 0.1 ms by destination).
+_REPLACE_SQL = (
+    "UPDATE messages{hint} SET state = ?, updated_at = ?, done_at = ?, error = ?"
+    " WHERE dest_addr = ? AND state = ? AND id <> ? AND " + " AND ".join(f"{n} = ?" for n in _REPLACE_KEY if n != "dest_addr")
+    + f" RETURNING {', '.join(_REPLACED_COLUMNS)}"
+)
+_REPLACE_SQLITE = _REPLACE_SQL.format(hint=" INDEXED BY ix_messages_dest")
+_REPLACE_PG = _REPLACE_SQL.format(hint="").replace("?", "%s")
+
+
 def insert_messages_txn(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert a whole group commit in a few statements; rows already carry their ids."""
+    """Insert a whole group commit in a few statements; rows already carry their ids.
+
+    Rows marked REPLACE_IF_PRESENT first take the messages they replace out of the queue, in
+    this same transaction. Telling whether a batch has any costs one C-level pass over the row
+    sizes (a marked row has one key more): unmarked batches pay no Python work per row."""
+    if rows:
+        first = rows[0]
+        plain = len(first) - (REPLACE_IF_PRESENT in first)
+        if sum(map(len, rows)) != plain * len(rows):
+            return _insert_replacing(conn, rows)
     return insert_rows(conn, messages, rows)
+
+
+def _insert_replacing(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """A batch with replace_if_present rows, in arrival order: a marked row replaces the QUEUED
+    messages already stored and the rows before it in this batch (a later marked row of the
+    same key replaces it in turn); rows after it are never touched."""
+    live: dict[tuple, list[int]] = {}  # key -> indexes of this batch's rows still queued
+    replaced_by: dict[int, str] = {}  # index -> public id of the row that replaced it
+    first_marked: dict[tuple, dict[str, Any]] = {}  # key -> its first marked row (replaces stored ones)
+    clean: list[dict[str, Any]] = []
+    # only a row to a marked row's destination can be replaced: the others skip building a key
+    dests = {row["dest_addr"] for row in rows if REPLACE_IF_PRESENT in row}
+    for index, row in enumerate(rows):
+        if REPLACE_IF_PRESENT in row:
+            row = {k: v for k, v in row.items() if k != REPLACE_IF_PRESENT}
+            key = tuple(row[name] for name in _REPLACE_KEY)
+            for earlier in live.get(key, ()):
+                replaced_by[earlier] = public_id(row)
+            live[key] = [index]
+            first_marked.setdefault(key, row)
+        elif row["dest_addr"] in dests:
+            live.setdefault(tuple(row[name] for name in _REPLACE_KEY), []).append(index)
+        clean.append(row)
+    owed: list[dict[str, Any]] = []
+    # sorted: concurrent batches (PostgreSQL) lock the stored rows of several keys in one order
+    for key in sorted(first_marked):
+        row = first_marked[key]
+        owed += replace_queued_txn(conn, row, row["created_at"])
+    if not replaced_by:
+        insert_rows(conn, messages, clean)
+    else:
+        insert_rows(conn, messages, [row for index, row in enumerate(clean) if index not in replaced_by])
+        cancelled = []
+        for index, by in replaced_by.items():
+            row = dict(clean[index], state=CANCELLED, error=f"replaced by {by}", done_at=clean[index]["created_at"])
+            cancelled.append(row)
+            receipt = esme_receipt(row, CANCELLED, row["done_at"])
+            if receipt is not None:
+                owed.append(receipt)
+        insert_rows(conn, messages, cancelled)
+    insert_outbox_txn(conn, owed)
+    return len(rows)
+
+
+def replace_queued_txn(conn: sa.Connection, new: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    """Take the stored QUEUED messages that ``new`` replaces out of the queue (CANCELLED, as
+    cancel_sm does); returns the outbox rows owed for those whose registered_delivery asks for a
+    final receipt (stat DELETED). One statement: a row a dispatcher claims meanwhile is left alone."""
+    sql = _REPLACE_SQLITE if conn.dialect.name == "sqlite" else _REPLACE_PG
+    params = (CANCELLED, now, now, f"replaced by {public_id(new)}", new["dest_addr"], QUEUED, new["id"],
+              *(new[n] for n in _REPLACE_KEY if n != "dest_addr"))
+    owed = []
+    for old in conn.exec_driver_sql(sql, params).fetchall():
+        receipt = esme_receipt(dict(zip(_REPLACED_COLUMNS, old)), CANCELLED, now)
+        if receipt is not None:
+            owed.append(receipt)
+    return owed
 
 
 def get_message_txn(conn: sa.Connection, message_id: int, account_id: int | None = None) -> dict[str, Any] | None:

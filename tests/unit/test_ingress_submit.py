@@ -25,7 +25,7 @@ from smsc.ingress import Ingress
 from smsc.metrics import Metrics
 from smsc.store.accounts import Account, create_account_txn
 from smsc.store.ids import IdGenerator
-from smsc.store.messages import insert_messages_txn
+from smsc.store.messages import REPLACE_IF_PRESENT, insert_messages_txn
 from smsc.store.schema import messages
 from smsc.submit import IntakeLimits, message_row
 from tests.smpp.helpers import sent, wire
@@ -117,6 +117,20 @@ def test_one_batch_answers_each_submit_with_its_own_id_in_order() -> None:
     answers = [(p.sequence, p.params["message_id"]) for p in sent(transport)]
     assert answers == [(11, str(rows[0]["id"])), (12, str(rows[1]["id"])), (13, str(rows[2]["id"]))]
     assert len({row["id"] for row in rows}) == 3
+
+
+def test_a_replace_if_present_submit_joins_the_same_group_commit_marked() -> None:
+    """When a submit_sm with replace_if_present_flag=1 arrives among plain ones, it goes in the
+    same batch (one transaction for its replacement and the inserts), marked; the others are not."""
+    session, transport, clock, runner, _ = intake()
+    flagged = dict(SUBMIT, replace_if_present_flag=1)
+    burst = ((1, SUBMIT), (2, flagged), (3, SUBMIT))
+    session.dataReceived(b"".join(wire("submit_sm", seq, params=p) for seq, p in burst))
+    clock.advance(0)
+    ((rows, d),) = runner.batches
+    assert [REPLACE_IF_PRESENT in row for row in rows] == [False, True, False]
+    d.callback(3)
+    assert [p.params["message_id"] for p in sent(transport)] == [str(row["id"]) for row in rows]
 
 
 def test_connection_gone_before_the_commit_writes_nothing() -> None:
