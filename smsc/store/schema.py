@@ -115,13 +115,16 @@ messages = sa.Table(
 dlr_keys = sa.Table(
     "dlr_keys",
     metadata,
-    sa.Column("upstream", sa.String(64), primary_key=True),
-    sa.Column("remote_id", sa.String(80), primary_key=True),
+    sa.Column("upstream", sa.String(64), nullable=False),
+    sa.Column("remote_id", sa.String(80), nullable=False),
     sa.Column("message_id", sa.BigInteger, nullable=False),
     sa.Column("part", sa.SmallInteger, nullable=False),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
+    # remote_id first: a batch's look-up is then an index probe per key, whatever the planner's
+    # statistics say (migration 0004)
+    sa.PrimaryKeyConstraint("remote_id", "upstream"),
     sa.Index("ix_dlr_keys_message", "message_id"),
 )
 
