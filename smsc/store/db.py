@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 TimingHook = Callable[[str, float], None]
@@ -85,10 +86,12 @@ class Database:
             self.read_engine = create_engine(url, writer=False, sqlite_synchronous=sqlite_synchronous)
             self._write_pool = ThreadPool(minthreads=1, maxthreads=1, name="smsc-db-write")
             self._read_pool = ThreadPool(minthreads=1, maxthreads=2, name="smsc-db-read")
+            self._shared: _SharedCommits | None = _SharedCommits(self)
         else:
             self.read_engine = self.engine
             self._write_pool = ThreadPool(minthreads=1, maxthreads=pool_size, name="smsc-db")
             self._read_pool = self._write_pool
+            self._shared = None  # several connections: transactions run side by side instead
         self._running = False
 
     def start(self) -> None:
@@ -109,10 +112,14 @@ class Database:
             self.read_engine.dispose()
 
     def run_interaction(self, desc: str, fn: Callable[..., Any], *args: Any, readonly: bool = False, **kwargs: Any) -> Deferred:
-        """Run ``fn(conn, *args, **kwargs)`` in one transaction on a pool thread; timed under ``desc``."""
-        engine = self.read_engine if readonly else self.engine
-        pool = self._read_pool if readonly else self._write_pool
-        return deferToThreadPool(self.reactor, pool, self._transaction, desc, engine, fn, args, kwargs)
+        """Run ``fn(conn, *args, **kwargs)`` in a transaction on a pool thread; timed under ``desc``.
+        On SQLite, writes queued while the writer is busy share its next transaction (see
+        _SharedCommits); the result comes back only after that transaction's commit."""
+        if readonly:
+            return deferToThreadPool(self.reactor, self._read_pool, self._transaction, desc, self.read_engine, fn, args, kwargs)
+        if self._shared is not None:
+            return self._shared.submit(desc, fn, args, kwargs)
+        return deferToThreadPool(self.reactor, self._write_pool, self._transaction, desc, self.engine, fn, args, kwargs)
 
     def run_sync(self, desc: str, fn: Callable[..., Any], *args: Any, readonly: bool = False, **kwargs: Any) -> Any:
         """The same, in the calling thread: for the CLI and start-up, never from the reactor."""
@@ -140,3 +147,72 @@ class Database:
         finally:
             if self.on_timing is not None:
                 self.on_timing(desc, time.perf_counter() - started)
+
+
+class _SharedCommits:
+    """SQLite's single writer: the writes queued while a transaction runs go together in the
+    next one, each inside a SAVEPOINT (one failing is rolled back alone), under one COMMIT.
+
+    Every stage (intake, claims, outcomes, receipts, deliveries) already groups its own rows;
+    at moderate load each still committed a few dozen rows at a time, ~700 transactions a
+    second at 3,000 msgs/s, and the single writer spent its time on fsyncs and per-transaction
+    overhead. The queue and the hand-over live in the reactor thread; only the batch runs on
+    the writer thread.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: list[tuple[str, Callable[..., Any], tuple, dict, Deferred]] = []
+        self._running = False
+
+    def submit(self, desc: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Deferred:
+        d = Deferred()
+        self._pending.append((desc, fn, args, kwargs, d))
+        if not self._running:
+            self._next()
+        return d
+
+    def _next(self) -> None:
+        batch, self._pending = self._pending, []
+        self._running = True
+        work = [(desc, fn, args, kwargs) for desc, fn, args, kwargs, _ in batch]
+        deferToThreadPool(self._db.reactor, self._db._write_pool, self._run, work).addBoth(self._done, batch)
+
+    def _run(self, work: list[tuple[str, Callable[..., Any], tuple, dict]]) -> list[tuple[bool, Any]]:
+        """On the writer thread: one transaction; (ok, result or Failure) per interaction."""
+        if len(work) == 1:  # alone: no savepoint needed, its failure is the transaction's
+            desc, fn, args, kwargs = work[0]
+            return [(True, self._db._transaction(desc, self._db.engine, fn, args, kwargs))]
+        on_timing = self._db.on_timing
+        results: list[tuple[bool, Any]] = []
+        with self._db.engine.begin() as conn:
+            for desc, fn, args, kwargs in work:
+                started = time.perf_counter()
+                savepoint = conn.begin_nested()
+                try:
+                    result = fn(conn, *args, **kwargs)
+                except Exception:  # noqa: BLE001 - handed to its own Deferred; the others go on
+                    savepoint.rollback()
+                    results.append((False, Failure()))
+                else:
+                    savepoint.commit()
+                    results.append((True, result))
+                if on_timing is not None:
+                    on_timing(desc, time.perf_counter() - started)
+        return results
+
+    def _done(self, outcome: Any, batch: list[tuple[str, Callable[..., Any], tuple, dict, Deferred]]) -> None:
+        """In the reactor: fire each interaction's Deferred in order (all fail if the commit did),
+        then start the writes queued meanwhile."""
+        self._running = False
+        for index, (_, _, _, _, d) in enumerate(batch):
+            if isinstance(outcome, Failure):
+                d.errback(outcome)
+            else:
+                ok, value = outcome[index]
+                if ok:
+                    d.callback(value)
+                else:
+                    d.errback(value)
+        if self._pending and not self._running:
+            self._next()
