@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smsc.store.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS
+from smsc.store.messages import cancel_queued_txn
 from smsc.store.schema import (
     CANCELLED, EXPIRED, FAILED, PENDING, QUEUED, REJECTED, SENDING, STATES, SUBMITTED, UNDELIVERABLE,
     accounts, dlr_keys, early_receipts, messages, outbox,
@@ -69,12 +70,8 @@ def cancel_message_txn(conn: sa.Connection, message_id: int, now: float) -> Chan
     ``smsc.store.messages.cancel_txn`` is the ESME's cancel_sm: scoped to the submitting account
     and source address, and a submit_multi id cancels the whole group; the operator names a row.
     """
-    result = conn.execute(
-        messages.update()
-        .where(messages.c.id == message_id, messages.c.state.in_(CANCELLABLE))
-        .values(state=CANCELLED, updated_at=now, done_at=now, claimed_by=None, error="cancelled by operator")
-    )
-    if result.rowcount != 1:
+    conditions = [messages.c.id == message_id, messages.c.state.in_(CANCELLABLE)]
+    if cancel_queued_txn(conn, conditions, now, "cancelled by operator") != 1:
         return Change(False, _state_of(conn, message_id))
     return Change(True, CANCELLED)
 

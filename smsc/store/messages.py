@@ -23,6 +23,7 @@ REPLACE_IF_PRESENT = "replace_if_present"
 # What makes two messages "the same" for replace_if_present (with account_id and state QUEUED)
 _REPLACE_KEY = ("account_id", "source_addr", "source_ton", "source_npi", "dest_addr", "dest_ton", "dest_npi",
                 "service_type")
+# what esme_receipt reads of a message taken out of the queue (replaced or cancelled)
 _REPLACED_COLUMNS = ("id", "multi_id", "account_id", "source_addr", "source_ton", "source_npi", "dest_addr",
                      "dest_ton", "dest_npi", "registered_delivery", "created_at", "text")  # for its receipt
 # By ix_messages_dest: without statistics SQLite picked ix_messages_account_created and read
@@ -142,10 +143,21 @@ def cancel_txn(
         conditions.append(messages.c.dest_addr == dest_addr)
         if service_type:
             conditions.append(messages.c.service_type == service_type)
-    result = conn.execute(
-        messages.update().where(*conditions).values(state=CANCELLED, updated_at=now, done_at=now, error="cancelled by ESME")
-    )
-    return result.rowcount
+    return cancel_queued_txn(conn, conditions, now, "cancelled by ESME")
+
+
+def cancel_queued_txn(conn: sa.Connection, conditions: list[Any], now: float, error: str) -> int:
+    """The messages matching ``conditions`` become CANCELLED; the ESMEs whose registered_delivery
+    asks for a final receipt get one (stat DELETED), as for any other end a message meets inside
+    smsc, so an application tracking the id is never left waiting. Returns how many."""
+    cancelled = conn.execute(
+        messages.update().where(*conditions)
+        .values(state=CANCELLED, updated_at=now, done_at=now, claimed_by=None, error=error)
+        .returning(*(messages.c[name] for name in _REPLACED_COLUMNS))
+    ).fetchall()
+    owed = [esme_receipt(dict(zip(_REPLACED_COLUMNS, row)), CANCELLED, now) for row in cancelled]
+    insert_outbox_txn(conn, [row for row in owed if row is not None])
+    return len(cancelled)
 
 
 def replace_txn(

@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from smsc.store import accounts as store
 from smsc.store.admin import (
@@ -146,12 +147,19 @@ def test_retry_txn_resets_the_row(db):
     (12, "CANCELLED", False), (999, None, False),
 ], ids=lambda v: str(v))
 def test_cancel_txn_by_state(db, message_id, state, done):
-    """When a message is cancelled, only a QUEUED one becomes CANCELLED (done, "by operator")."""
+    """When a message is cancelled, only a QUEUED one becomes CANCELLED (done, "by operator"), and
+    its ESME, which asked for receipts, is owed a final one (stat DELETED)."""
+    owed_before = db.run_sync("owed", lambda c: c.execute(sa.select(outbox.c.message_id, outbox.c.body)).fetchall())
     change = db.run_sync("cancel", cancel_message_txn, message_id, NOW)
     assert (change.done, change.state) == (done, "CANCELLED" if done else state)
+    owed = db.run_sync("owed", lambda c: c.execute(sa.select(outbox.c.message_id, outbox.c.body)).fetchall())
+    new = [row for row in owed if row not in owed_before]
     if done:
         row = db.run_sync("get", get_message_txn, message_id)
         assert (row["state"], row["error"], row["done_at"]) == ("CANCELLED", "cancelled by operator", pytest.approx(NOW))
+        assert [(m, b"stat:DELETED" in body) for m, body in new] == [(message_id, True)]
+    else:
+        assert new == []
 
 
 def test_queue_stats_txn(db):

@@ -14,7 +14,7 @@ from smsc.store import migrate
 from smsc.store.accounts import create_account_txn
 from smsc.store.db import create_engine
 from smsc.store.dlr import apply_receipts_txn, expire_early_receipts_txn, rematch_early_receipts_txn
-from smsc.store.messages import insert_messages_txn
+from smsc.store.messages import cancel_txn, insert_messages_txn
 from smsc.store.outbox import due_outbox_txn, outbox_done_txn
 from smsc.store.queue import CLAIM_COLUMNS, Failed, Requeue, Sent, claim_due_txn, record_outcomes_txn, requeue_sending_txn
 from smsc.store.schema import dlr_keys, early_receipts, messages, outbox
@@ -136,6 +136,20 @@ def test_early_receipt_is_kept_and_matched_when_the_key_lands(engine):
     assert state_of(engine, 1) == "UNDELIVERABLE"
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(early_receipts)).scalar() == 0
+
+
+def test_cancel_sm_owes_a_deleted_receipt_when_one_was_asked_for(engine):
+    """When an ESME cancels queued messages, each becomes CANCELLED and those whose
+    registered_delivery asks for a final (or failure) receipt are owed one with stat DELETED."""
+    run(engine, insert_messages_txn, [row(1, registered_delivery=1), row(2, registered_delivery=0),
+                                      row(3, registered_delivery=2)])
+    account_id = row(1)["account_id"]
+    assert run(engine, lambda conn: cancel_txn(conn, account_id, NOW, message_id=1)) == 1
+    assert run(engine, lambda conn: cancel_txn(conn, account_id, NOW, message_id=2)) == 1
+    assert run(engine, lambda conn: cancel_txn(conn, account_id, NOW, message_id=3)) == 1
+    assert [state_of(engine, i) for i in (1, 2, 3)] == ["CANCELLED"] * 3
+    receipts = owed(engine)
+    assert [(r["message_id"], b"stat:DELETED" in r["body"]) for r in receipts] == [(1, True), (3, True)]
 
 
 def test_failure_only_receipts_and_intermediate_notifications(engine):
