@@ -30,6 +30,15 @@ class EndToEnd(RunningEngine):
     def simulator(self, name: str):
         return self.engine.simulators[name].simulator
 
+    async def bound_simulator(self, name: str):
+        """The simulator, once the engine's upstream has bound to it (up to 5 s)."""
+        sim = self.simulator(name)
+        for _ in range(50):
+            if sim.sessions:
+                break
+            await deferLater(reactor, 0.1, lambda: None)
+        return sim
+
     async def test_submits_reach_both_carriers_and_every_receipt_comes_back(self):
         """When an ESME submits 200 messages, both carriers get a share and the ESME gets 200 receipts with our ids."""
         count = 200
@@ -92,11 +101,7 @@ class EndToEnd(RunningEngine):
             return CountingEsme(self.port)
 
         esme = await deferToThread(bind)
-        sim = self.simulator("sim-a")
-        for _ in range(50):  # wait for the upstream bind
-            if sim.sessions:
-                break
-            await deferLater(reactor, 0.1, lambda: None)
+        sim = await self.bound_simulator("sim-a")
         sim.inject_mo("491700000001", "12345", "STOP")
 
         def collect():
@@ -111,11 +116,7 @@ class EndToEnd(RunningEngine):
         """When a 3-part MO arrives out of order on a reassembling mo_route, the account gets one
         deliver_sm with the whole text and no UDH."""
         esme = await deferToThread(CountingEsme, self.port)
-        sim = self.simulator("sim-b")
-        for _ in range(50):
-            if sim.sessions:
-                break
-            await deferLater(reactor, 0.1, lambda: None)
+        sim = await self.bound_simulator("sim-b")
         text = "A long reply from a customer, " * 9
         self.assertEqual(sim.inject_mo("491700000002", "77700", text, parts=3, out_of_order=True), 3)
 
@@ -133,11 +134,7 @@ class EndToEnd(RunningEngine):
         keyword's account gets one deliver_sm with the whole text, and the plain route's
         account (which parts 2 and 3 alone would match) gets nothing."""
         app, votes = await deferToThread(lambda: (CountingEsme(self.port), CountingEsme(self.port, "votes")))
-        sim = self.simulator("sim-a")
-        for _ in range(50):
-            if sim.sessions:
-                break
-            await deferLater(reactor, 0.1, lambda: None)
+        sim = await self.bound_simulator("sim-a")
         text = "VOTE 7: the programme on schools and transport is the best one, " * 4
         self.assertEqual(sim.inject_mo("491700000003", "77701", text, parts=3, out_of_order=True), 3)
 
