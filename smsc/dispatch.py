@@ -32,18 +32,14 @@ log = Logger()
 _DEFAULT_PROFILE = TextProfile()
 
 
-def message_class(row: dict[str, Any]) -> str:
-    """Transactional traffic is what the ESME flags with a priority; the rest is bulk."""
-    return "transactional" if row["priority"] > 0 else "bulk"
-
-
 _new_facts = fast_constructor(MessageFacts)  # built per message: 0.55 -> 0.25 µs
 
 
 def facts_of(row: dict[str, Any], system_id: str) -> MessageFacts:
-    """What the router may look at for a message row."""
+    """What the router may look at for a message row. Transactional traffic is what the ESME
+    flags with a priority; the rest is bulk."""
     return _new_facts(row["dest_addr"], system_id, row["source_addr"],
-                      "transactional" if row["priority"] > 0 else "bulk")  # message_class(row)
+                      "transactional" if row["priority"] > 0 else "bulk")
 
 
 class Dispatcher(Service):

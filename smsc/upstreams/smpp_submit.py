@@ -42,24 +42,11 @@ class SourceOverride:
     npi: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SubmitFields:
-    params: dict[str, Any]
-    tlvs: dict[str, Any]
-    vendor_tlvs: tuple[tuple[int, bytes], ...]   # tags the codec has no name for
-
-
-def submit_fields(sms: OutboundSms, source: SourceOverride | None = None) -> SubmitFields:
-    """The submit_sm for one segment: UDH prepended with UDHI set, long bodies in
-    message_payload, validity as an absolute SMPP time, extra TLVs decoded by tag."""
-    params, tlvs, vendor = submit_args(sms, source)
-    return SubmitFields(params, tlvs or {}, tuple(vendor or ()))
-
-
 def submit_args(sms: OutboundSms, source: SourceOverride | None = None
                 ) -> tuple[dict[str, Any], dict[str, Any] | None, list[tuple[int, bytes]] | None]:
-    """:func:`submit_fields` as the session's ``send_request_notify`` takes them, None for no
-    TLVs: what the upstream calls per segment (no SubmitFields and no copies, ~0.4 µs less)."""
+    """The submit_sm for one segment, as the session's ``send_request_notify`` takes it (params,
+    TLVs or None, vendor TLVs or None): UDH prepended with UDHI set, long bodies in
+    message_payload, validity as an absolute SMPP time, extra TLVs decoded by tag."""
     udh = sms.udh
     body = udh + sms.payload if udh else sms.payload
     if len(body) > MAX_PAYLOAD:
