@@ -104,8 +104,6 @@ class Database:
     def stop(self) -> None:
         if self._running:
             self._running = False
-            if self._shared is not None:
-                self._shared.flush()
             self._write_pool.stop()
             if self._read_pool is not self._write_pool:
                 self._read_pool.stop()
@@ -162,46 +160,21 @@ class _SharedCommits:
     the writer thread.
     """
 
-    def __init__(self, db: Database, min_interval: float = 0.01) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
         self._pending: list[tuple[str, Callable[..., Any], tuple, dict, Deferred]] = []
-        self._running = False  # a transaction is running, or the next one is scheduled
-        self._min_interval = min_interval
-        self._last_start = float("-inf")
-        self._scheduled: Any = None  # the DelayedCall of the next transaction, while it waits
+        self._running = False
 
     def submit(self, desc: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Deferred:
         d = Deferred()
         self._pending.append((desc, fn, args, kwargs, d))
         if not self._running:
-            self._start()
+            self._next()
         return d
 
-    def _start(self) -> None:
-        """The next transaction, at least ``min_interval`` after the previous one began: each
-        commit writes every page it changed to the WAL again, so at moderate load many small
-        commits rewrote the same pages. Measured at 3,000 msgs/s: 310 -> 251 µs of engine CPU a
-        message with 10 ms, p99 unchanged (20 ms: 219 µs, p99 +25 ms); at full load a
-        transaction lasts longer than that, and the rate is unchanged."""
-        self._running = True
-        wait = self._last_start + self._min_interval - self._db.reactor.seconds()
-        if wait > 0:
-            self._scheduled = self._db.reactor.callLater(wait, self._next)
-        else:
-            self._next()
-
-    def flush(self) -> None:
-        """At shutdown: the waiting writes go now, before the writer thread stops, and later
-        ones (a batch finishing meanwhile) no longer wait."""
-        self._min_interval = 0.0
-        if self._scheduled is not None and self._scheduled.active():
-            self._scheduled.cancel()
-            self._next()
-
     def _next(self) -> None:
-        self._scheduled = None
         batch, self._pending = self._pending, []
-        self._last_start = self._db.reactor.seconds()
+        self._running = True
         work = [(desc, fn, args, kwargs) for desc, fn, args, kwargs, _ in batch]
         deferToThreadPool(self._db.reactor, self._db._write_pool, self._run, work).addBoth(self._done, batch)
 
@@ -242,4 +215,4 @@ class _SharedCommits:
                 else:
                     d.errback(value)
         if self._pending and not self._running:
-            self._start()
+            self._next()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import sqlalchemy as sa
 from twisted.internet import defer, reactor
@@ -68,18 +67,3 @@ class SharedCommitsTest(TestCase):
         self.assertEqual(self.stored(), [])
         self.assertEqual((yield self.db.run_interaction("t", _insert, "ok")), "ok")
         self.assertEqual(self.stored(), ["ok"])
-
-    @defer.inlineCallbacks
-    def test_transactions_start_at_least_the_minimum_interval_apart(self):
-        """When a write comes right after the previous transaction, it waits until the minimum
-        interval since that one began has passed (so moderate load makes fewer, larger commits)."""
-        starts = []
-
-        def stamp(conn: sa.Connection, remote_id: str) -> None:
-            starts.append(time.monotonic())
-            _insert(conn, remote_id)
-
-        yield self.db.run_interaction("t", stamp, "a")
-        yield self.db.run_interaction("t", stamp, "b")
-        self.assertGreaterEqual(starts[1] - starts[0], 0.0095)
-        self.assertEqual(self.stored(), ["a", "b"])
