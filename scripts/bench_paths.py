@@ -109,10 +109,15 @@ def bench_intake(batch: int) -> Callable[[], None]:
 
 
 def bench_carrier_submit(batch: int, notify: bool = False) -> Callable[[], None]:
-    clock = task.Clock()
-    client = SmppClientProtocol(clock, SETTINGS)
-    client.makeConnection(_Sink())
-    client._set_state(client.state.BOUND_TRX)
+    client = SmppClientProtocol(task.Clock(), SETTINGS)
+    return _bench_requests(client, "submit_sm", SUBMIT, None, batch, notify)
+
+
+def _bench_requests(session: Any, command: str, params: dict, tlvs: dict | None, batch: int,
+                    notify: bool) -> Callable[[], None]:
+    """``batch`` requests from a bound ``session``, then their ``batch`` responses arrive."""
+    session.makeConnection(_Sink())
+    session._set_state(session.state.BOUND_TRX)
     got: list[Any] = []
 
     def answered(pdu: Any, arg: Any) -> None:
@@ -120,13 +125,13 @@ def bench_carrier_submit(batch: int, notify: bool = False) -> Callable[[], None]
 
     def run() -> None:
         got.clear()
-        first = client._sequence + 1
+        first = session._sequence + 1
         for _ in range(batch):
             if notify:
-                client.send_request_notify("submit_sm", SUBMIT, None, None, answered, None)
+                session.send_request_notify(command, params, tlvs, None, answered, None)
             else:
-                client.submit(SUBMIT).addCallback(got.append)
-        client.dataReceived(_responses("submit_sm_resp", first, batch))
+                session.send_request(command, params, tlvs).addCallback(got.append)
+        session.dataReceived(_responses(command + "_resp", first, batch))
         assert len(got) == batch
 
     return run
@@ -171,27 +176,8 @@ def bench_receipt_in(batch: int, notify: bool = False) -> Callable[[], None]:
 
 
 def bench_deliver_out(batch: int, notify: bool = False) -> Callable[[], None]:
-    clock = task.Clock()
-    server = SmppServerProtocol(None, clock, SETTINGS)
-    server.makeConnection(_Sink())
-    server._set_state(server.state.BOUND_TRX)
-    got: list[Any] = []
-
-    def answered(pdu: Any, arg: Any) -> None:
-        got.append(pdu)
-
-    def run() -> None:
-        got.clear()
-        first = server._sequence + 1
-        for _ in range(batch):
-            if notify:
-                server.send_request_notify("deliver_sm", RECEIPT, RECEIPT_TLVS, None, answered)
-            else:
-                server.send_request("deliver_sm", RECEIPT, RECEIPT_TLVS).addCallback(got.append)
-        server.dataReceived(_responses("deliver_sm_resp", first, batch))
-        assert len(got) == batch
-
-    return run
+    server = SmppServerProtocol(None, task.Clock(), SETTINGS)
+    return _bench_requests(server, "deliver_sm", RECEIPT, RECEIPT_TLVS, batch, notify)
 
 
 def bench_insert_rows(batch: int) -> Callable[[], None]:

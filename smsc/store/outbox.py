@@ -108,8 +108,8 @@ def purge_delivered_txn(conn: sa.Connection, older_than: float) -> int:
 # under group_key "any|source|dest|ref|total": the account is not in the key because it is
 # decided by the WHOLE text once every part is in (a keyword is only in part 1). Rows of the
 # first format ("account_id|source|dest|ref|total") are moved to this one by release_partial_txn.
-# While PARTIAL, a row's account_id is provisional (the route of its own text): it is used only
-# when no router is given (the behaviour before keyword routing saw the whole text).
+# While PARTIAL, a row's account_id is only the route of its own text: the group's whole text
+# decides where it goes.
 
 MoRouter = Callable[[str, str], tuple[int | None, bool]]
 """(destination, whole text) -> (account id or None when unrouted, whether its route reassembles)."""
@@ -132,14 +132,13 @@ def _new_counts() -> dict[str, int]:
     return {"whole": 0, "released": 0, "routed": 0, "unrouted": 0}
 
 
-def complete_groups_txn(conn: sa.Connection, group_keys: Iterable[str], now: float | None,
-                        route: MoRouter | None = None) -> dict[str, int]:
+def complete_groups_txn(conn: sa.Connection, group_keys: Iterable[str], now: float,
+                        route: MoRouter) -> dict[str, int]:
     """MO groups whose every part (1..total) is in are routed by their whole text. To a route
     that reassembles, or to none (unrouted, kept): one PENDING row with the parts' bodies joined
     in order (byte-joined, so a character split across parts comes out whole), the
     concatenation header dropped. To a route that does not: the parts go on one by one with
-    their UDH. A duplicated part counts once (the copies are deleted). Without ``route``, the
-    group goes joined to part 1's provisional account."""
+    their UDH. A duplicated part counts once (the copies are deleted)."""
     counts = _new_counts()
     for key in sorted(set(group_keys)):
         by_part, copies = _group_parts(conn, key)
@@ -151,14 +150,12 @@ def complete_groups_txn(conn: sa.Connection, group_keys: Iterable[str], now: flo
     return counts
 
 
-def release_partial_txn(conn: sa.Connection, older_than: float, route: MoRouter | None = None,
-                        now: float | None = None) -> dict[str, int]:
+def release_partial_txn(conn: sa.Connection, older_than: float, route: MoRouter, now: float) -> dict[str, int]:
     """Housekeeping of the parts kept: rows of the first key format are moved to the current
     one, groups that are whole are completed (a part written by another node beside its last
     sibling), and groups whose first part came before ``older_than`` are released: their
     parts go on one by one (with their UDH) rather than lost, every part of the group to the
-    account the text of the parts that did come (in part order) routes to; without ``route``,
-    each to its provisional account."""
+    account the text of the parts that did come (in part order) routes to."""
     _adopt_first_format(conn)
     whole = [key for key, count in conn.execute(
         sa.select(outbox.c.group_key, sa.func.count(sa.distinct(outbox.c.part)))
@@ -204,34 +201,28 @@ def _group_parts(conn: sa.Connection, key: str) -> tuple[dict[int, dict[str, Any
     return by_part, copies
 
 
-def _settle(conn: sa.Connection, parts: list[dict[str, Any]], copies: list[int], now: float | None,
-            route: MoRouter | None, whole: bool, counts: dict[str, int]) -> None:
+def _settle(conn: sa.Connection, parts: list[dict[str, Any]], copies: list[int], now: float,
+            route: MoRouter, whole: bool, counts: dict[str, int]) -> None:
     """Route ``parts`` (in order) by their joined text and take them out of PARTIAL: joined
     into one row when ``whole`` and the route reassembles (or there is none), else one by one."""
     if not parts:
         return
     body = b"".join(_without_udh(p["body"], p["esm_class"]) for p in parts)
-    if route is None:
-        account_id, reassemble = parts[0]["account_id"], True
-    else:
-        account_id, reassemble = route(parts[0]["dest_addr"], _text_of(parts[0], body))
+    account_id, reassemble = route(parts[0]["dest_addr"], _text_of(parts[0], body))
     if copies:
         conn.execute(outbox.delete().where(outbox.c.id.in_(copies)))
     ids = [p["id"] for p in parts]
     counts["unrouted" if account_id is None else "routed"] += len(parts)
-    due = {} if now is None else {"next_attempt_at": now}
     if whole and (reassemble or account_id is None):
         first = conn.execute(sa.select(outbox).where(outbox.c.id == ids[0])).mappings().one()
         row = {c.name: first[c.name] for c in outbox.columns if c.name != "id"}
         row.update(state=PENDING, account_id=account_id, body=body, esm_class=first["esm_class"] & ~ESM_UDHI,
-                   group_key=None, part=None, **due)
+                   group_key=None, part=None, next_attempt_at=now)
         conn.execute(outbox.delete().where(outbox.c.id.in_(ids)))
         conn.execute(outbox.insert(), [row])
         return
-    values: dict[str, Any] = {"state": PENDING, "group_key": None, **due}
-    if route is not None:
-        values["account_id"] = account_id
-    conn.execute(outbox.update().where(outbox.c.id.in_(ids)).values(**values))
+    conn.execute(outbox.update().where(outbox.c.id.in_(ids))
+                 .values(state=PENDING, group_key=None, next_attempt_at=now, account_id=account_id))
     if not whole:
         counts["released"] += len(ids)
 

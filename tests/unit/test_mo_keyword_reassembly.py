@@ -18,7 +18,6 @@ from protocols.smpp.simulator_settings import mo_parts
 from smsc.inbound import InboundSink, MoEvent, MoRoute, mo_from_pdu
 from smsc.metrics import Metrics
 from smsc.store.accounts import create_account_txn
-from smsc.store.outbox import release_partial_txn
 from smsc.store.schema import outbox
 
 NOW = 1_800_000_000.0
@@ -267,17 +266,6 @@ def test_a_part_arriving_after_release_is_not_lost(engine):
     assert [s for _, s, _ in carrier.owed()] == ["PENDING", "PENDING", "PARTIAL"]
     carrier.release(WAIT + 1)
     assert carrier.owed()[2] == (SUPPORT, "PENDING", parts[2].body)
-
-
-def test_release_without_a_router_keeps_each_parts_own_route(engine):
-    """When the housekeeping calls release_partial_txn without a router (as before), the parts
-    still go on, each to the route of its own text: never lost."""
-    carrier = Carrier(engine, KEYWORD_FIRST)
-    parts = carrier.parts(TEXT, 3)
-    carrier.deliver(*parts[:2])
-    with engine.begin() as conn:
-        release_partial_txn(conn, NOW + 1)
-    assert carrier.owed() == [(VOTES, "PENDING", parts[0].body), (SUPPORT, "PENDING", parts[1].body)]
 
 
 def first_format_rows(carrier: Carrier, parts: list[MoEvent], account_of: list[int]) -> None:
