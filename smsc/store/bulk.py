@@ -14,7 +14,7 @@ import functools
 import io
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import sqlalchemy as sa
 
@@ -122,21 +122,26 @@ def _on_cursor(conn: sa.Connection, sql: str, work: Any) -> None:
         cursor.close()
 
 
-def select_in(conn: sa.Connection, sql: str, fixed: tuple, values: Sequence[Any], chunk: int = IN_SIZES[-1]) -> list[tuple]:
+def select_in(conn: sa.Connection, sql: str, fixed: tuple, values: Sequence[Any]) -> list[tuple]:
     """Rows of ``sql`` (``?`` placeholders, with an ``IN ({in_})``) for ``values``, in chunks,
-    as plain tuples: Core's expanding IN and row mappings cost more than the query here. The IN
-    list is padded (repeating its last value) to one of IN_SIZES, so few statement texts exist."""
+    as plain tuples: Core's expanding IN and row mappings cost more than the query here."""
     style = "?" if conn.dialect.name == "sqlite" else "%s"
+    if style != "?":
+        sql = sql.replace("?", "%s")
     out: list[tuple] = []
-    for start in range(0, len(values), chunk):
-        part = tuple(values[start : start + chunk])
-        size = next(s for s in IN_SIZES if s >= len(part)) if len(part) <= IN_SIZES[-1] else len(part)
-        part += part[-1:] * (size - len(part))
-        text = sql.format(in_=", ".join([style] * len(part)))
-        if style != "?":
-            text = text.replace("?", "%s")
-        out.extend(conn.exec_driver_sql(text, fixed + part).fetchall())
+    for part in _padded_chunks(values):
+        out.extend(conn.exec_driver_sql(sql.format(in_=", ".join([style] * len(part))), fixed + part).fetchall())
     return out
+
+
+def _padded_chunks(values: Sequence[Any]) -> Iterator[tuple]:
+    """``values`` in chunks of at most IN_SIZES[-1], each padded (repeating its last value) to
+    one of IN_SIZES, so few statement texts exist to parse and cache."""
+    top = IN_SIZES[-1]
+    for start in range(0, len(values), top):
+        part = tuple(values[start : start + top])
+        size = next(n for n in IN_SIZES if n >= len(part))
+        yield part + part[-1:] * (size - len(part))
 
 
 def update_many(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...],
@@ -215,11 +220,8 @@ def update_in(conn: sa.Connection, sql: str, fixed: tuple, ids: Sequence[int]) -
     if not ids:
         return
     if conn.dialect.name == "sqlite":
-        for start in range(0, len(ids), IN_SIZES[-1]):
-            part = tuple(ids[start : start + IN_SIZES[-1]])
-            size = next(n for n in IN_SIZES if n >= len(part))
-            part += part[-1:] * (size - len(part))
-            conn.exec_driver_sql(sql.format(in_=", ".join("?" * size)), fixed + part)
+        for part in _padded_chunks(ids):
+            conn.exec_driver_sql(sql.format(in_=", ".join("?" * len(part))), fixed + part)
         return
     text = sql.replace("?", "%s").replace("IN ({in_})", "= ANY(%s::bigint[])")
     _on_cursor(conn, text, lambda cursor, text: cursor.execute(text, (*fixed, "{" + ",".join(map(str, ids)) + "}")))
