@@ -100,12 +100,14 @@ def replace_queued_txn(conn: sa.Connection, new: dict[str, Any], now: float) -> 
     sql = _REPLACE_SQLITE if conn.dialect.name == "sqlite" else _REPLACE_PG
     params = (CANCELLED, now, now, f"replaced by {public_id(new)}", new["dest_addr"], QUEUED, new["id"],
               *(new[n] for n in _REPLACE_KEY if n != "dest_addr"))
-    owed = []
-    for old in conn.exec_driver_sql(sql, params).fetchall():
-        receipt = esme_receipt(dict(zip(_REPLACED_COLUMNS, old)), CANCELLED, now)
-        if receipt is not None:
-            owed.append(receipt)
-    return owed
+    return _deleted_receipts(conn.exec_driver_sql(sql, params).fetchall(), now)
+
+
+def _deleted_receipts(taken_out: list[tuple], now: float) -> list[dict[str, Any]]:
+    """The outbox rows owed for messages taken out of the queue (rows of _REPLACED_COLUMNS):
+    a DELETED receipt where registered_delivery asks for a final one."""
+    owed = (esme_receipt(dict(zip(_REPLACED_COLUMNS, row)), CANCELLED, now) for row in taken_out)
+    return [row for row in owed if row is not None]
 
 
 def get_message_txn(conn: sa.Connection, message_id: int, account_id: int | None = None) -> dict[str, Any] | None:
@@ -155,8 +157,7 @@ def cancel_queued_txn(conn: sa.Connection, conditions: list[Any], now: float, er
         .values(state=CANCELLED, updated_at=now, done_at=now, claimed_by=None, error=error)
         .returning(*(messages.c[name] for name in _REPLACED_COLUMNS))
     ).fetchall()
-    owed = [esme_receipt(dict(zip(_REPLACED_COLUMNS, row)), CANCELLED, now) for row in cancelled]
-    insert_outbox_txn(conn, [row for row in owed if row is not None])
+    insert_outbox_txn(conn, _deleted_receipts(cancelled, now))
     return len(cancelled)
 
 
